@@ -1,0 +1,50 @@
+//! Embeds the git blob id of every source file into the binary.
+//!
+//! A stage kind's code fingerprint must describe the code that was *compiled*, not whatever the
+//! working tree holds when `repro` later runs (that may be another repository entirely). The blob
+//! id is the one `git hash-object` gives, so it equals the committed blob when the file is clean,
+//! and provenance can compare it with HEAD's tree.
+
+use sha1::{Digest, Sha1};
+use std::{env, fs, path::Path};
+
+fn visit(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .expect("read src/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            visit(&path, root, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let bytes = fs::read(&path).expect("read source file");
+            let mut hasher = Sha1::new();
+            hasher.update(format!("blob {}\0", bytes.len()).as_bytes());
+            hasher.update(&bytes);
+            let rel = path.strip_prefix(root).expect("under root");
+            out.push((rel.to_string_lossy().replace('\\', "/"), hex(&hasher.finalize())));
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn main() {
+    let root = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&root);
+    let mut files = Vec::new();
+    visit(&root.join("src"), root, &mut files);
+    let mut table = String::from("/// (repo-relative path, git blob id) of every compiled source file.\npub const SOURCE_BLOBS: &[(&str, &str)] = &[\n");
+    for (path, blob) in &files {
+        table.push_str(&format!("    ({path:?}, {blob:?}),\n"));
+    }
+    table.push_str("];\n");
+    let out = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("source_blobs.rs");
+    fs::write(out, table).expect("write source_blobs.rs");
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=build.rs");
+}

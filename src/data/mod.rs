@@ -1,0 +1,3 @@
+//! Datasets: the one on-disk format every dataset stage writes and every training stage reads.
+
+pub mod dataset;

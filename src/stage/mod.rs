@@ -1,0 +1,55 @@
+//! Stage kinds: what a stage *does*. The engine plans and caches; a kind computes.
+//!
+//! Adding a kind is one file implementing [`StageKind`] and one line in [`registry`]. A kind
+//! reads its inputs and writes its outputs only through the [`StageContext`] it is given, so the
+//! same kind runs in the local executor, in `repro exec-stage` on another host, or in a test.
+
+pub mod cmd;
+mod context;
+
+pub use context::{StageContext, StageError};
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One kind of stage (`kind:` in pipeline.yaml).
+pub trait StageKind: Send + Sync {
+    /// The name used as `kind:` in pipeline.yaml.
+    fn name(&self) -> &'static str;
+
+    /// Repository-relative source files that define this kind's behaviour. Their git blob ids
+    /// (as compiled into this binary) form the kind's code fingerprint: editing one of them
+    /// reruns every stage of this kind and what follows; editing anything else reruns nothing.
+    fn sources(&self) -> &'static [&'static str];
+
+    /// Validate the user's params and fill defaults. The result is what the action key hashes
+    /// and what the stage sees, so two spellings of the same settings share one cache entry.
+    fn resolve_params(&self, params: &Value) -> Result<Value, String> {
+        Ok(params.clone())
+    }
+
+    /// Environment facts that change results and so belong in the key (libtorch version,
+    /// device class, precision). Must be cheap and must not depend on the host's load.
+    fn environment(&self, _params: &Value, _gpus: u32) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
+    /// Compute the outputs. Runs in a fresh process (`repro exec-stage`) whose stdout and
+    /// stderr are the stage log.
+    fn run(&self, ctx: &mut StageContext) -> Result<(), StageError>;
+}
+
+/// Every stage kind this binary knows, in one table.
+pub fn registry() -> Vec<Box<dyn StageKind>> {
+    vec![Box::new(cmd::Cmd)]
+}
+
+/// Look a kind up by name.
+pub fn find(name: &str) -> Option<Box<dyn StageKind>> {
+    registry().into_iter().find(|k| k.name() == name)
+}
+
+/// Names of all kinds, for error messages.
+pub fn names() -> Vec<&'static str> {
+    registry().iter().map(|k| k.name()).collect()
+}

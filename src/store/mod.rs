@@ -1,0 +1,3 @@
+//! The content-addressed store.
+pub mod digest;
+pub use digest::Digest;
