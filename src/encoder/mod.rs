@@ -1,0 +1,1 @@
+//! Sentence encoders (BERT, RoBERTa) in tch, for caption–class similarity.

@@ -1,0 +1,1 @@
+//! The nine architectures and the training / evaluation loops, in tch.

@@ -1,0 +1,1 @@
+//! Reports: figures and tables drawn from serialized results. Reports render; they do not compute.

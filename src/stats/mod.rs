@@ -1,0 +1,1 @@
+//! Rank and improvement statistics with bootstrap intervals.
