@@ -1,0 +1,264 @@
+//! pipeline.yaml as typed structs, and `matrix:` expansion.
+//!
+//! ```yaml
+//! stages:
+//!   train:
+//!     kind: train
+//!     matrix: {model: [alexnet, vgg19], dataset: [mini_imagenot, fashion_mnist]}
+//!     inputs: [${dataset}]
+//!     params: {model: ${model}, epochs: 3}
+//!     deps: [configs/train.yaml]
+//!     resources: {cpus: 2, gpus: 0, memory: 4G}
+//! ```
+//! A matrix stage expands to one stage per combination, named `train@alexnet-mini_imagenot`
+//! (values in the matrix's key order); `${var}` is substituted in inputs, params and deps. An
+//! input may name a matrix stage's base name (`train`) to mean all of its expansions.
+
+use super::locate::Locator;
+use super::PipelineError;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineFile {
+    stages: IndexMap<String, StageSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StageSpec {
+    kind: String,
+    #[serde(default)]
+    inputs: Vec<String>,
+    #[serde(default)]
+    params: serde_yaml::Value,
+    #[serde(default)]
+    deps: Vec<String>,
+    #[serde(default)]
+    resources: Resources,
+    #[serde(default)]
+    matrix: Option<IndexMap<String, Vec<serde_yaml::Value>>>,
+}
+
+/// What a stage needs from the machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default = "one")]
+    pub cpus: u32,
+    #[serde(default)]
+    pub gpus: u32,
+    /// Informational (`4G`, `512M`): recorded, not enforced.
+    #[serde(default)]
+    pub memory: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources { cpus: 1, gpus: 0, memory: None }
+    }
+}
+
+/// One stage after matrix expansion.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub name: String,
+    /// The name as written in pipeline.yaml (differs from `name` for matrix expansions).
+    pub base: String,
+    pub kind: String,
+    pub inputs: Vec<String>,
+    /// Params as written (after substitution); the kind resolves defaults later.
+    pub params: Value,
+    pub deps: Vec<String>,
+    pub resources: Resources,
+    /// Key path of this stage in the file, for error positions.
+    pub(crate) yaml_path: String,
+}
+
+/// Parsed pipeline text plus what is needed to point errors at it.
+pub struct Parsed {
+    pub stages: Vec<Stage>,
+    pub locator: Locator,
+    pub file: std::path::PathBuf,
+}
+
+impl Parsed {
+    pub fn error_at(&self, yaml_path: &str, message: impl Into<String>) -> PipelineError {
+        let pos = self.locator.find(yaml_path);
+        PipelineError { file: self.file.clone(), line: pos.map(|p| p.line), col: pos.map(|p| p.col), message: message.into() }
+    }
+
+    pub fn error_at_value(&self, yaml_path: &str, message: impl Into<String>) -> PipelineError {
+        let pos = self.locator.find_value(yaml_path);
+        PipelineError { file: self.file.clone(), line: pos.map(|p| p.line), col: pos.map(|p| p.col), message: message.into() }
+    }
+}
+
+pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
+    let raw: PipelineFile = serde_yaml::from_str(text).map_err(|e| {
+        let loc = e.location();
+        let mut message = e.to_string();
+        // serde_yaml appends " at line L column C"; we print the position up front instead.
+        if let Some(i) = message.find(" at line ") {
+            message.truncate(i);
+        }
+        PipelineError { file: file.to_path_buf(), line: loc.as_ref().map(|l| l.line()), col: loc.as_ref().map(|l| l.column()), message }
+    })?;
+    let mut parsed = Parsed { stages: Vec::new(), locator: Locator::new(text), file: file.to_path_buf() };
+    for (base, spec) in raw.stages {
+        let yaml_path = format!("stages.{base}");
+        if base.is_empty() || base.contains(['@', '/', ' ']) {
+            return Err(parsed.error_at(&yaml_path, format!("stage name `{base}` may not be empty or contain `@`, `/` or spaces")));
+        }
+        let params = yaml_to_json(&spec.params).map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
+        let combos = match &spec.matrix {
+            None => vec![Vec::new()],
+            Some(m) => expand(m).map_err(|msg| parsed.error_at(&format!("{yaml_path}.matrix"), msg))?,
+        };
+        for combo in combos {
+            let name = if combo.is_empty() {
+                base.clone()
+            } else {
+                let vals: Vec<String> = combo.iter().map(|(_, v)| scalar_text(v)).collect();
+                format!("{base}@{}", vals.join("-"))
+            };
+            let sub = |s: &str, what: &str| substitute(s, &combo).map_err(|m| parsed.error_at(&format!("{yaml_path}.{what}"), m));
+            let inputs = spec.inputs.iter().map(|i| sub(i, "inputs")).collect::<Result<Vec<_>, _>>()?;
+            let deps = spec.deps.iter().map(|d| sub(d, "deps")).collect::<Result<Vec<_>, _>>()?;
+            let params = substitute_json(&params, &combo).map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
+            parsed.stages.push(Stage {
+                name,
+                base: base.clone(),
+                kind: spec.kind.clone(),
+                inputs,
+                params,
+                deps,
+                resources: spec.resources.clone(),
+                yaml_path: yaml_path.clone(),
+            });
+        }
+    }
+    Ok(parsed)
+}
+
+fn yaml_to_json(v: &serde_yaml::Value) -> Result<Value, String> {
+    match v {
+        serde_yaml::Value::Null => Ok(Value::Object(Default::default())),
+        v => serde_json::to_value(v).map_err(|e| format!("params cannot be represented as JSON: {e}")),
+    }
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Cartesian product of the matrix axes, in the order written.
+fn expand(matrix: &IndexMap<String, Vec<serde_yaml::Value>>) -> Result<Vec<Vec<(String, Value)>>, String> {
+    let mut combos: Vec<Vec<(String, Value)>> = vec![Vec::new()];
+    for (var, values) in matrix {
+        if values.is_empty() {
+            return Err(format!("matrix axis `{var}` has no values"));
+        }
+        let mut next = Vec::new();
+        for combo in &combos {
+            for v in values {
+                let v = serde_json::to_value(v).map_err(|e| format!("matrix value of `{var}`: {e}"))?;
+                if v.is_object() || v.is_array() {
+                    return Err(format!("matrix values must be scalars; `{var}` has {v}"));
+                }
+                let mut c = combo.clone();
+                c.push((var.clone(), v));
+                next.push(c);
+            }
+        }
+        combos = next;
+    }
+    Ok(combos)
+}
+
+/// Replace `${var}` in a string.
+fn substitute(s: &str, vars: &[(String, Value)]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
+        let var = &after[..end];
+        let value = vars.iter().find(|(k, _)| k == var).ok_or_else(|| {
+            let known: Vec<_> = vars.iter().map(|(k, _)| k.as_str()).collect();
+            format!("`${{{var}}}` is not a matrix variable of this stage (it has: [{}])", known.join(", "))
+        })?;
+        out.push_str(&scalar_text(&value.1));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Substitute in every string of a JSON value. A string that is exactly `${var}` takes the
+/// variable's own type, so `epochs: ${epochs}` stays a number.
+fn substitute_json(v: &Value, vars: &[(String, Value)]) -> Result<Value, String> {
+    Ok(match v {
+        Value::String(s) => {
+            if let Some(var) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+                if let Some((_, val)) = vars.iter().find(|(k, _)| k == var) {
+                    return Ok(val.clone());
+                }
+            }
+            Value::String(substitute(s, vars)?)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute_json(x, vars)).collect::<Result<_, _>>()?),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| Ok((k.clone(), substitute_json(x, vars)?))).collect::<Result<_, String>>()?),
+        other => other.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_expands_with_typed_substitution() {
+        let text = r#"
+stages:
+  data:
+    kind: cmd
+    params: {cmd: "true"}
+  train:
+    kind: cmd
+    matrix: {model: [a, b], epochs: [1, 2]}
+    inputs: [data]
+    params: {cmd: "echo ${model}", epochs: "${epochs}", tag: "m-${model}"}
+"#;
+        let p = parse(Path::new("p.yaml"), text).expect("parse");
+        let names: Vec<_> = p.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["data", "train@a-1", "train@a-2", "train@b-1", "train@b-2"]);
+        let s = &p.stages[4];
+        assert_eq!(s.params["epochs"], serde_json::json!(2));
+        assert_eq!(s.params["cmd"], serde_json::json!("echo b"));
+        assert_eq!(s.params["tag"], serde_json::json!("m-b"));
+    }
+
+    #[test]
+    fn errors_carry_positions() {
+        let e = parse(Path::new("p.yaml"), "stages:\n  a:\n    kind: cmd\n    colour: red\n").err().expect("error");
+        assert_eq!((e.line, e.col), (Some(4), Some(5)));
+        assert!(e.message.contains("unknown field `colour`"), "{}", e.message);
+        let e = parse(Path::new("p.yaml"), "stages:\n  a:\n    kind: cmd\n    inputs: [\"${x}\"]\n").err().expect("error");
+        assert!(e.message.contains("not a matrix variable"), "{}", e.message);
+        assert_eq!(e.line, Some(4));
+        let e = parse(Path::new("p.yaml"), "stages:\n  a:\n    kind: cmd\n    resources: {cpus: many}\n").err().expect("error");
+        assert!(e.message.contains("invalid type"), "{}", e.message);
+    }
+}

@@ -1,0 +1,149 @@
+//! Trees: a stage's output directory as one object — a manifest listing each file's path,
+//! digest, size and mode. The tree's digest (the manifest's) names the whole output, so early
+//! cutoff is one comparison and a downstream key changes exactly when some output byte did.
+
+use super::{io_at, Digest, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeEntry {
+    /// `/`-separated path relative to the tree root.
+    pub path: String,
+    pub digest: Digest,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub executable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Tree {
+    pub entries: Vec<TreeEntry>,
+}
+
+impl Tree {
+    pub fn total_size(&self) -> u64 {
+        self.entries.iter().map(|e| e.size).sum()
+    }
+
+    pub fn get(&self, path: &str) -> Option<&TreeEntry> {
+        self.entries.iter().find(|e| e.path == path)
+    }
+}
+
+/// Tree paths come from manifests that may have been pulled from elsewhere: refuse anything
+/// that could escape the directory it is written into.
+fn safe_relative(path: &str) -> bool {
+    let p = Path::new(path);
+    !path.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+impl Store {
+    /// Store every file under `dir` and the manifest; returns the tree digest.
+    pub fn put_tree(&self, dir: &Path) -> Result<(Digest, Tree), StoreError> {
+        let mut files = Vec::new();
+        collect(dir, dir, &mut files)?;
+        files.sort();
+        let mut tree = Tree::default();
+        for rel in files {
+            let path = dir.join(&rel);
+            let mode = fs::metadata(&path).map_err(io_at(&path))?.permissions().mode();
+            let (digest, size) = self.put_file(&path)?;
+            tree.entries.push(TreeEntry { path: rel, digest, size, executable: mode & 0o111 != 0 });
+        }
+        let digest = self.put_bytes(&serde_json::to_vec(&tree).expect("Tree serializes"))?;
+        Ok((digest, tree))
+    }
+
+    pub fn read_tree(&self, d: &Digest) -> Result<Tree, StoreError> {
+        let bytes = self.read(d)?;
+        let tree: Tree = serde_json::from_slice(&bytes).map_err(|e| StoreError::BadRecord {
+            path: self.object_path(d),
+            message: format!("not a tree manifest: {e}"),
+        })?;
+        if let Some(bad) = tree.entries.iter().find(|e| !safe_relative(&e.path)) {
+            return Err(StoreError::Refused(format!(
+                "tree {d} lists the unsafe path `{}` (absolute or with `..`); refusing to write it",
+                bad.path
+            )));
+        }
+        Ok(tree)
+    }
+
+    /// True when the tree manifest and every object it lists are present.
+    pub fn tree_complete(&self, d: &Digest) -> bool {
+        self.contains(d) && self.read_tree(d).is_ok_and(|t| t.entries.iter().all(|e| self.contains(&e.digest)))
+    }
+
+    /// Write a tree's files under `dest`, verifying each; `read_only` drops write permission so
+    /// a stage cannot alter its inputs in place.
+    pub fn materialize(&self, d: &Digest, dest: &Path, read_only: bool) -> Result<Tree, StoreError> {
+        let tree = self.read_tree(d)?;
+        fs::create_dir_all(dest).map_err(io_at(dest))?;
+        for e in &tree.entries {
+            let path = dest.join(&e.path);
+            self.extract_to(&e.digest, &path)?;
+            let mode = match (read_only, e.executable) {
+                (true, true) => 0o555,
+                (true, false) => 0o444,
+                (false, true) => 0o755,
+                (false, false) => 0o644,
+            };
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(io_at(&path))?;
+        }
+        Ok(tree)
+    }
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), StoreError> {
+    for entry in fs::read_dir(dir).map_err(io_at(dir))? {
+        let entry = entry.map_err(io_at(dir))?;
+        let path = entry.path();
+        let ft = entry.file_type().map_err(io_at(&path))?;
+        if ft.is_symlink() {
+            return Err(StoreError::Refused(format!(
+                "output {} is a symbolic link; stages must write regular files (copy the target instead)",
+                path.display()
+            )));
+        } else if ft.is_dir() {
+            collect(root, &path, out)?;
+        } else if ft.is_file() {
+            let rel = path.strip_prefix(root).expect("walked from root");
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_roundtrip_and_unsafe_paths() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s")).expect("open");
+        let src = dir.path().join("src");
+        fs::create_dir_all(src.join("sub")).expect("mkdir");
+        fs::write(src.join("a.txt"), "a").expect("write");
+        fs::write(src.join("sub/b.txt"), "b").expect("write");
+        let (d, tree) = store.put_tree(&src).expect("put_tree");
+        assert_eq!(tree.entries.len(), 2);
+        assert_eq!(tree.entries[1].path, "sub/b.txt");
+        let (d2, _) = store.put_tree(&src).expect("again");
+        assert_eq!(d, d2, "same content, same tree digest");
+        let out = dir.path().join("out");
+        store.materialize(&d, &out, true).expect("materialize");
+        assert_eq!(fs::read_to_string(out.join("sub/b.txt")).expect("read"), "b");
+        let mode = fs::metadata(out.join("a.txt")).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o222, 0, "inputs are read-only");
+
+        let evil = Tree {
+            entries: vec![TreeEntry { path: "../x".into(), digest: Digest::of(b""), size: 0, executable: false }],
+        };
+        let ed = store.put_bytes(&serde_json::to_vec(&evil).expect("json")).expect("put");
+        assert!(matches!(store.read_tree(&ed), Err(StoreError::Refused(_))));
+    }
+}
