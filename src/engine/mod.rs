@@ -1,1 +1,119 @@
-//! engine
+//! The engine: keys, plans and executes a validated pipeline against a store. It knows stage
+//! kinds only through the [`StageKind`] trait and nothing of what they compute.
+
+pub mod action;
+pub mod deps;
+pub mod exec;
+pub mod fingerprint;
+pub mod key;
+pub mod plan;
+
+use crate::pipeline::graph::KindCatalog;
+use crate::pipeline::Pipeline;
+use crate::stage::StageKind;
+use crate::store::{Digest, Store, StoreError};
+use deps::DepHasher;
+use key::{KeyComponents, KEY_VERSION};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stage `{stage}`: dep `{path}` cannot be read ({message}); create it, or fix `deps:` in the pipeline")]
+    Dep { stage: String, path: String, message: String },
+    #[error("{0}")]
+    Plan(String),
+}
+
+/// The registered stage kinds, as the pipeline validator sees them.
+pub struct Kinds(pub Vec<Box<dyn StageKind>>);
+
+impl Kinds {
+    pub fn registered() -> Kinds {
+        Kinds(crate::stage::registry())
+    }
+    pub fn get(&self, name: &str) -> Option<&dyn StageKind> {
+        self.0.iter().find(|k| k.name() == name).map(|k| k.as_ref())
+    }
+}
+
+impl KindCatalog for Kinds {
+    fn names(&self) -> Vec<&'static str> {
+        self.0.iter().map(|k| k.name()).collect()
+    }
+    fn resolve(&self, kind: &str, params: &Value) -> Option<Result<Value, String>> {
+        self.get(kind).map(|k| k.resolve_params(params))
+    }
+}
+
+pub struct Engine<'a> {
+    pub pipeline: &'a Pipeline,
+    pub store: &'a Store,
+    pub kinds: &'a Kinds,
+    deps: RefCell<DepHasher>,
+    code: RefCell<HashMap<String, Digest>>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(pipeline: &'a Pipeline, store: &'a Store, kinds: &'a Kinds) -> Engine<'a> {
+        let deps = DepHasher::with_cache(store.root().join("statcache.json"));
+        Engine { pipeline, store, kinds, deps: RefCell::new(deps), code: RefCell::new(HashMap::new()) }
+    }
+
+    fn kind(&self, i: usize) -> Result<&dyn StageKind, EngineError> {
+        let name = &self.pipeline.stages[i].kind;
+        self.kinds.get(name).ok_or_else(|| EngineError::Plan(format!("unknown kind `{name}`")))
+    }
+
+    fn code_fingerprint(&self, i: usize) -> Result<Digest, EngineError> {
+        let kind = self.kind(i)?;
+        if let Some(d) = self.code.borrow().get(kind.name()) {
+            return Ok(*d);
+        }
+        let d = fingerprint::fingerprint(kind.name(), kind.sources())?;
+        self.code.borrow_mut().insert(kind.name().to_string(), d);
+        Ok(d)
+    }
+
+    /// Absolute path of a `deps:` entry (relative ones are relative to the pipeline's folder).
+    pub fn dep_path(&self, dep: &str) -> PathBuf {
+        self.pipeline.root.join(dep)
+    }
+
+    /// The key components of stage `i` given its inputs' output digests (in `inputs[i]` order).
+    pub fn components(&self, i: usize, input_outputs: &[Digest]) -> Result<KeyComponents, EngineError> {
+        let stage = &self.pipeline.stages[i];
+        let mut inputs = BTreeMap::new();
+        for (&j, d) in self.pipeline.inputs[i].iter().zip(input_outputs) {
+            inputs.insert(self.pipeline.stages[j].name.clone(), *d);
+        }
+        let mut deps = BTreeMap::new();
+        for dep in &stage.deps {
+            let d = self.deps.borrow_mut().digest(&self.dep_path(dep)).map_err(|e| EngineError::Dep {
+                stage: stage.name.clone(),
+                path: dep.clone(),
+                message: e.source.to_string(),
+            })?;
+            deps.insert(dep.clone(), d);
+        }
+        let kind = self.kind(i)?;
+        Ok(KeyComponents {
+            version: KEY_VERSION,
+            kind: stage.kind.clone(),
+            code: self.code_fingerprint(i)?,
+            params: stage.params.clone(),
+            inputs,
+            deps,
+            env: kind.environment(&stage.params, stage.resources.gpus),
+        })
+    }
+
+    /// Persist caches (the deps stat cache).
+    pub fn save_caches(&self) {
+        self.deps.borrow_mut().save(&self.store.tmp_dir());
+    }
+}

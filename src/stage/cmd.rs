@@ -34,14 +34,14 @@ impl StageKind for Cmd {
         let work = ctx.out_dir.parent().unwrap_or(&ctx.out_dir).to_path_buf();
         let params_path = work.join("params.json");
         std::fs::write(&params_path, serde_json::to_vec_pretty(&ctx.params).unwrap_or_default())?;
-        let in_dir = work.join("in");
-        std::fs::create_dir_all(&in_dir)?;
+        let in_dir = &ctx.in_dir;
+        std::fs::create_dir_all(in_dir)?;
         let status = Command::new("sh")
             .arg("-c")
             .arg(&command)
             .current_dir(&ctx.repo_root)
             .env("REPRO_OUT", &ctx.out_dir)
-            .env("REPRO_IN", &in_dir)
+            .env("REPRO_IN", in_dir)
             .env("REPRO_PARAMS", &params_path)
             .env("REPRO_STAGE", &ctx.stage)
             .status()

@@ -37,6 +37,8 @@ pub struct StageContext<'a> {
     pub params: Value,
     /// Input stage name → read-only directory holding that stage's output tree.
     pub inputs: BTreeMap<String, PathBuf>,
+    /// The folder holding one read-only subfolder per input (what `cmd` exports as `REPRO_IN`).
+    pub in_dir: PathBuf,
     /// Empty directory; every file written here becomes part of the stage's output tree.
     pub out_dir: PathBuf,
     /// The repository root (where pipeline.yaml lives).
@@ -56,6 +58,7 @@ impl<'a> StageContext<'a> {
             stage: stage.to_string(),
             params,
             inputs: BTreeMap::new(),
+            in_dir: out_dir.join("../in"),
             out_dir,
             repo_root,
             threads: 1,

@@ -5,7 +5,7 @@
 //! same kind runs in the local executor, in `repro exec-stage` on another host, or in a test.
 
 pub mod cmd;
-mod context;
+pub mod context;
 
 pub use context::{StageContext, StageError};
 

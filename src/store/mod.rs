@@ -14,7 +14,7 @@
 //! lock and a store can be shared by copying what is missing.
 
 pub mod digest;
-mod fsutil;
+pub(crate) mod fsutil;
 mod objects;
 mod records;
 pub mod tree;

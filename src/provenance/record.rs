@@ -1,0 +1,66 @@
+//! The action record: the key's components, the outputs, and how they were made.
+
+use crate::engine::key::KeyComponents;
+use crate::pipeline::Resources;
+use crate::store::{ActionKey, Digest, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::GitState;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub stage: String,
+    pub git: GitState,
+    /// (path, git blob id) of the kind's sources as compiled.
+    pub code_sources: BTreeMap<String, String>,
+    pub repro_version: String,
+    pub host: String,
+    pub started: String,
+    pub ended: String,
+    pub duration_s: f64,
+    pub peak_memory_bytes: u64,
+    pub exit_status: i32,
+    /// Digest of the stage's stdout+stderr.
+    pub log: Option<Digest>,
+    pub resources: Resources,
+    pub gpus: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub key: ActionKey,
+    pub components: KeyComponents,
+    /// Digest of the output tree.
+    pub output: Digest,
+    pub provenance: Provenance,
+}
+
+impl ActionRecord {
+    /// Read and check a record: it must parse and its components must hash to its key.
+    pub fn load(store: &Store, key: &ActionKey) -> Result<Option<ActionRecord>, StoreError> {
+        let Some(bytes) = store.get_action(key)? else {
+            return Ok(None);
+        };
+        let bad = |message: String| StoreError::BadRecord { path: store.root().join("actions"), message };
+        let rec: ActionRecord = serde_json::from_slice(&bytes).map_err(|e| bad(format!("{key}: {e}")))?;
+        if rec.key != *key || rec.components.key() != *key {
+            return Err(bad(format!("{key}: its components hash to {}, not to its name", rec.components.key())));
+        }
+        Ok(Some(rec))
+    }
+
+    /// Publish: the outputs must already be in the store. Indexes producers for `audit`.
+    pub fn publish(&self, store: &Store) -> Result<(), StoreError> {
+        let tree = store.read_tree(&self.output)?;
+        store.put_action(&self.key, &serde_json::to_vec_pretty(self).expect("record serializes"))?;
+        store.index_producer(&self.output, &self.key)?;
+        for e in &tree.entries {
+            store.index_producer(&e.digest, &self.key)?;
+        }
+        if let Some(log) = &self.provenance.log {
+            store.index_producer(log, &self.key)?;
+        }
+        store.set_ref(&self.provenance.stage, &self.key)
+    }
+}
