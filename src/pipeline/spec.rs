@@ -191,13 +191,24 @@ fn substitute(s: &str, vars: &[(String, Value)]) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("${") {
+        // `$${x}` is a literal `${x}` (e.g. a shell variable in a cmd).
+        if rest[..start].ends_with('$') {
+            out.push_str(&rest[..start - 1]);
+            let end = rest[start..].find('}').map_or(rest.len(), |e| start + e + 1);
+            out.push_str(&rest[start..end]);
+            rest = &rest[end..];
+            continue;
+        }
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
         let var = &after[..end];
         let value = vars.iter().find(|(k, _)| k == var).ok_or_else(|| {
             let known: Vec<_> = vars.iter().map(|(k, _)| k.as_str()).collect();
-            format!("`${{{var}}}` is not a matrix variable of this stage (it has: [{}])", known.join(", "))
+            format!(
+                "`${{{var}}}` is not a matrix variable of this stage (it has: [{}]); write `$${{{var}}}` for a literal `${{{var}}}`",
+                known.join(", ")
+            )
         })?;
         out.push_str(&scalar_text(&value.1));
         rest = &after[end + 1..];
@@ -239,14 +250,14 @@ stages:
     kind: cmd
     matrix: {model: [a, b], epochs: [1, 2]}
     inputs: [data]
-    params: {cmd: "echo ${model}", epochs: "${epochs}", tag: "m-${model}"}
+    params: {cmd: "echo ${model} $${HOME}", epochs: "${epochs}", tag: "m-${model}"}
 "#;
         let p = parse(Path::new("p.yaml"), text).expect("parse");
         let names: Vec<_> = p.stages.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["data", "train@a-1", "train@a-2", "train@b-1", "train@b-2"]);
         let s = &p.stages[4];
         assert_eq!(s.params["epochs"], serde_json::json!(2));
-        assert_eq!(s.params["cmd"], serde_json::json!("echo b"));
+        assert_eq!(s.params["cmd"], serde_json::json!("echo b ${HOME}"));
         assert_eq!(s.params["tag"], serde_json::json!("m-b"));
     }
 
