@@ -114,7 +114,7 @@ pub fn verify(store: &Store, json: bool) -> Result<i32> {
     let mut bad_records = Vec::new();
     for k in &actions {
         match ActionRecord::load(store, k) {
-            Ok(Some(rec)) if !store.tree_complete(&rec.output) => {
+            Ok(Some(rec)) if !rec.outputs_present(store) => {
                 bad_records.push(json!({"action": k, "error": format!("output tree {} is incomplete", rec.output)}))
             }
             Ok(_) => {}

@@ -112,7 +112,7 @@ pub fn execute(store: &Store, key: &ActionKey, kind: &dyn StageKind) -> Result<O
     lock.lock().map_err(|e| format!("lock {}: {e}", lock_path.display()))?;
     if !action.force {
         if let Ok(Some(rec)) = ActionRecord::load(store, key) {
-            if store.tree_complete(&rec.output) {
+            if rec.outputs_present(store) {
                 return Ok(Outcome::AlreadyDone);
             }
         }
@@ -143,13 +143,14 @@ pub fn execute(store: &Store, key: &ActionKey, kind: &dyn StageKind) -> Result<O
         }
         Ok(()) => {
             let publish = || -> Result<(), StoreError> {
-                let (output, _) = store.put_tree(&out_dir)?;
+                let (output, tree) = store.put_tree(&out_dir)?;
                 let (log_digest, _) = store.put_file(&log_path)?;
                 let sources = super::fingerprint::source_blobs(kind.name(), kind.sources())?;
                 let record = ActionRecord {
                     key: *key,
                     components: action.components.clone(),
                     output,
+                    files: tree.entries,
                     provenance: Provenance {
                         stage: action.stage.clone(),
                         git: GitState::read(&action.repo_root, &sources),

@@ -38,7 +38,8 @@ pub struct DepError {
 impl DepHasher {
     /// A hasher whose cache persists in `cache_file`.
     pub fn with_cache(cache_file: PathBuf) -> DepHasher {
-        let cache = fs::read(&cache_file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        let entries: Vec<(PathBuf, Stamp)> = fs::read(&cache_file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        let cache = entries.into_iter().collect();
         DepHasher { cache, cache_file: Some(cache_file), dirty: false }
     }
 
@@ -72,7 +73,7 @@ impl DepHasher {
         }
         let mut f = File::open(path).map_err(err)?;
         let mut h = Hasher::default();
-        let mut buf = vec![0u8; 1 << 20];
+        let mut buf = vec![0u8; 128 << 10];
         loop {
             let n = f.read(&mut buf).map_err(err)?;
             if n == 0 {
@@ -134,5 +135,20 @@ mod tests {
         assert_ne!(first, second);
         assert_eq!(h.digest(&dir.path().join("d/a")).expect("file"), Digest::of(b"2"));
         assert!(h.digest(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn stat_cache_persists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("f");
+        fs::write(&file, "x").expect("write");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        File::options().write(true).open(&file).expect("open").set_modified(old).expect("mtime");
+        let cache = dir.path().join("cache.json");
+        let mut h = DepHasher::with_cache(cache.clone());
+        let d = h.digest(&file).expect("digest");
+        h.save(dir.path());
+        let h2 = DepHasher::with_cache(cache);
+        assert_eq!(h2.cache.get(&file).map(|s| s.digest), Some(d));
     }
 }

@@ -169,10 +169,10 @@ pub fn run(engine: &Engine, opts: &RunOptions, reporter: &dyn Reporter, exe: &Pa
                 }
             };
             if !forced.contains(&i) {
-                if let Lookup::Hit(rec) = engine.lookup(i, &comps)? {
+                if let Lookup::Hit(output) = engine.lookup(i, &comps)? {
                     reporter.cached(&stage.name);
                     summary.cached.push(stage.name.clone());
-                    slots[i] = Slot::Done(rec.output);
+                    slots[i] = Slot::Done(output);
                     changed = true;
                     continue;
                 }

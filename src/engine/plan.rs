@@ -3,7 +3,7 @@
 
 use super::key::KeyComponents;
 use super::{Engine, EngineError};
-use crate::provenance::ActionRecord;
+use crate::provenance::{ActionRecord, RecordHead};
 use crate::store::{ActionKey, Digest};
 use serde::Serialize;
 
@@ -28,7 +28,8 @@ pub struct StageStatus {
 
 /// The outcome of looking a key up in the store.
 pub enum Lookup {
-    Hit(Box<ActionRecord>),
+    /// A usable record exists; its output tree.
+    Hit(Digest),
     /// No usable record; the reasons say why.
     Miss(Vec<String>),
 }
@@ -37,8 +38,8 @@ impl Engine<'_> {
     /// Look up the record for `comps`; a record whose outputs are gone counts as a miss.
     pub fn lookup(&self, i: usize, comps: &KeyComponents) -> Result<Lookup, EngineError> {
         let key = comps.key();
-        match ActionRecord::load(self.store, &key) {
-            Ok(Some(rec)) if self.store.tree_complete(&rec.output) => return Ok(Lookup::Hit(Box::new(rec))),
+        match RecordHead::load(self.store, &key, comps) {
+            Ok(Some(rec)) if rec.outputs_present(self.store) => return Ok(Lookup::Hit(rec.output)),
             Ok(Some(_)) => return Ok(Lookup::Miss(vec!["outputs missing from the store (deleted or corrupt)".into()])),
             Ok(None) => {}
             Err(e) => return Ok(Lookup::Miss(vec![format!("action record unusable: {e}")])),
@@ -94,10 +95,10 @@ impl Engine<'_> {
                     Ok(comps) => {
                         status.key = Some(comps.key());
                         match self.lookup(i, &comps)? {
-                            Lookup::Hit(rec) => {
+                            Lookup::Hit(output) => {
                                 status.state = State::Fresh;
-                                status.output = Some(rec.output);
-                                outputs[i] = Some(rec.output);
+                                status.output = Some(output);
+                                outputs[i] = Some(output);
                             }
                             Lookup::Miss(reasons) => status.reasons = reasons,
                         }

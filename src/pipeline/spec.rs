@@ -85,18 +85,24 @@ pub struct Stage {
 /// Parsed pipeline text plus what is needed to point errors at it.
 pub struct Parsed {
     pub stages: Vec<Stage>,
-    pub locator: Locator,
     pub file: std::path::PathBuf,
+    text: String,
+    /// Built only when an error needs a position: a second parse costs time on every no-op run.
+    locator: std::cell::OnceCell<Locator>,
 }
 
 impl Parsed {
+    fn locator(&self) -> &Locator {
+        self.locator.get_or_init(|| Locator::new(&self.text))
+    }
+
     pub fn error_at(&self, yaml_path: &str, message: impl Into<String>) -> PipelineError {
-        let pos = self.locator.find(yaml_path);
+        let pos = self.locator().find(yaml_path);
         PipelineError { file: self.file.clone(), line: pos.map(|p| p.line), col: pos.map(|p| p.col), message: message.into() }
     }
 
     pub fn error_at_value(&self, yaml_path: &str, message: impl Into<String>) -> PipelineError {
-        let pos = self.locator.find_value(yaml_path);
+        let pos = self.locator().find_value(yaml_path);
         PipelineError { file: self.file.clone(), line: pos.map(|p| p.line), col: pos.map(|p| p.col), message: message.into() }
     }
 }
@@ -111,7 +117,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
         }
         PipelineError { file: file.to_path_buf(), line: loc.as_ref().map(|l| l.line()), col: loc.as_ref().map(|l| l.column()), message }
     })?;
-    let mut parsed = Parsed { stages: Vec::new(), locator: Locator::new(text), file: file.to_path_buf() };
+    let mut parsed = Parsed { stages: Vec::new(), file: file.to_path_buf(), text: text.to_string(), locator: Default::default() };
     for (base, spec) in raw.stages {
         let yaml_path = format!("stages.{base}");
         if base.is_empty() || base.contains(['@', '/', ' ']) {
