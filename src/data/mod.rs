@@ -1,3 +1,8 @@
 //! Datasets: the one on-disk format every dataset stage writes and every training stage reads.
 
 pub mod dataset;
+pub mod error;
+pub mod idx;
+pub mod imageops;
+pub mod imagenet;
+pub mod wordnet;
