@@ -5,6 +5,8 @@
 //! same kind runs in the local executor, in `repro exec-stage` on another host, or in a test.
 
 pub mod cmd;
+pub mod rank_stats;
+pub mod report;
 pub mod context;
 
 pub use context::{StageContext, StageError};
@@ -41,7 +43,11 @@ pub trait StageKind: Send + Sync {
 
 /// Every stage kind this binary knows, in one table.
 pub fn registry() -> Vec<Box<dyn StageKind>> {
-    vec![Box::new(cmd::Cmd)]
+    vec![
+        Box::new(cmd::Cmd),
+        Box::new(rank_stats::RankStats),
+        Box::new(report::ReportKind),
+    ]
 }
 
 /// Look a kind up by name.
