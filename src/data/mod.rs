@@ -4,5 +4,8 @@ pub mod dataset;
 pub mod error;
 pub mod idx;
 pub mod imageops;
+pub mod pool;
+pub mod pool_mini;
+pub mod render;
 pub mod imagenet;
 pub mod wordnet;
