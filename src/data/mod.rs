@@ -9,3 +9,4 @@ pub mod pool_mini;
 pub mod render;
 pub mod imagenet;
 pub mod wordnet;
+pub mod loader;

@@ -5,9 +5,13 @@
 //! same kind runs in the local executor, in `repro exec-stage` on another host, or in a test.
 
 pub mod cmd;
+#[cfg(feature = "torch")]
+pub mod evaluate;
 pub mod rank_stats;
 pub mod report;
 pub mod context;
+#[cfg(feature = "torch")]
+pub mod train;
 
 pub use context::{StageContext, StageError};
 
@@ -47,6 +51,10 @@ pub fn registry() -> Vec<Box<dyn StageKind>> {
         Box::new(cmd::Cmd),
         Box::new(rank_stats::RankStats),
         Box::new(report::ReportKind),
+        #[cfg(feature = "torch")]
+        Box::new(train::Train),
+        #[cfg(feature = "torch")]
+        Box::new(evaluate::Evaluate),
     ]
 }
 
