@@ -47,4 +47,28 @@ fn main() {
     fs::write(out, table).expect("write source_blobs.rs");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=build.rs");
+    link_libtorch();
+}
+
+/// With feature `torch`: make the binary find libtorch and register CUDA with no environment.
+///
+/// torch-sys (`links = "tch"`) exports its lib folder as `DEP_TCH_LIBTORCH_LIB`. Without an rpath
+/// the binary finds libtorch only through `LD_LIBRARY_PATH`; and since nothing references
+/// `libtorch.so` directly, `--as-needed` drops it, and with it `libtorch_cuda.so`, whose static
+/// initialisers register the CUDA backend (tch-rs issues 980, 907). So keep `-ltorch` linked when
+/// the folder has the CUDA library.
+fn link_libtorch() {
+    if env::var_os("CARGO_FEATURE_TORCH").is_none() {
+        return;
+    }
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    let Ok(lib) = env::var("DEP_TCH_LIBTORCH_LIB") else {
+        println!("cargo:warning=feature `torch` is on but torch-sys exported no DEP_TCH_LIBTORCH_LIB; the binary gets no rpath (set LD_LIBRARY_PATH to run it)");
+        return;
+    };
+    println!("cargo:rustc-link-arg=-Wl,-rpath={lib}");
+    if Path::new(&lib).join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-ltorch");
+    }
 }

@@ -1,3 +1,12 @@
 //! Datasets: the one on-disk format every dataset stage writes and every training stage reads.
 
 pub mod dataset;
+pub mod error;
+pub mod idx;
+pub mod imageops;
+pub mod pool;
+pub mod pool_mini;
+pub mod render;
+pub mod imagenet;
+pub mod wordnet;
+pub mod loader;

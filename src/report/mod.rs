@@ -1,1 +1,167 @@
-//! Reports: figures and tables drawn from serialized results. Reports render; they do not compute.
+//! Reports: figures and tables drawn from serialized results. Reports render; they do not
+//! compute.
+//!
+//! A report is one file implementing [`Report`] and one line in [`all`]. It reads
+//! [`ReportInputs`] (the `stats.json` of `rank_stats` stages, already computed) and writes a
+//! folder `<id>/` holding `figure.svg`, `figure.png`, `README.md` (the numbers as tables, the
+//! statistics with their intervals, and a provenance footer built from the [`Provenance`] the
+//! caller passes in) and `report.json` (id and title, from which [`write_index`] builds
+//! `index.html`).
+
+mod fig1_rankings;
+pub mod figure;
+mod index;
+pub mod markdown;
+mod pairwise_improvement;
+mod table_accuracies;
+
+pub use index::write_index;
+
+use crate::stats::RankStatsResult;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("font {path} is missing or unreadable ({msg}); install Debian's `fonts-dejavu-core` or set REPRO_FONT to a .ttf file")]
+    Font { path: PathBuf, msg: String },
+    #[error("drawing {what}: {msg}")]
+    Draw { what: String, msg: String },
+    #[error("report `{id}`: {msg}")]
+    Input { id: String, msg: String },
+    #[error("unknown report `{0}`; known: {1}")]
+    Unknown(String, String),
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where the numbers of a report come from; filled in by the caller and printed as the
+/// README's footer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The artifacts the report draws, with their sha256 digests.
+    pub artifacts: Vec<ArtifactRef>,
+    /// The git commit (and whether the tree was dirty) the artifacts were computed at.
+    pub git_commit: String,
+    pub git_dirty: bool,
+    /// The command that regenerates this report, e.g. `repro report`.
+    pub command: String,
+    /// Version of the repro binary that rendered it.
+    pub repro_version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactRef {
+    /// e.g. `stats-imagenot-vs-imagenet/stats.json`.
+    pub name: String,
+    /// `sha256:<64 hex digits>`.
+    pub digest: String,
+}
+
+/// One `rank_stats` result and the stage that produced it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NamedStats {
+    pub name: String,
+    pub result: RankStatsResult,
+}
+
+/// Everything a report may draw. The first comparison is the primary one (Figure 1).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReportInputs {
+    pub stats: Vec<NamedStats>,
+}
+
+/// What [`write_index`] lists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportMeta {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+}
+
+/// One report: a folder of figure and README.
+pub trait Report {
+    /// Folder name under `reports/`, e.g. `fig1-rankings`.
+    fn id(&self) -> &'static str;
+    fn title(&self) -> &'static str;
+    /// Write `figure.svg`, `figure.png` and `README.md` into `dir` (which exists); return a
+    /// one-line summary for the index.
+    fn render(
+        &self,
+        inputs: &ReportInputs,
+        provenance: &Provenance,
+        dir: &Path,
+    ) -> Result<String, ReportError>;
+}
+
+/// Every report this binary knows, in one table.
+pub fn all() -> Vec<Box<dyn Report>> {
+    vec![
+        Box::new(fig1_rankings::Fig1Rankings),
+        Box::new(table_accuracies::TableAccuracies),
+        Box::new(pairwise_improvement::PairwiseImprovement),
+    ]
+}
+
+/// Render the reports named in `ids` (all when empty) into `out/<id>/`, then `out/index.html`.
+pub fn render(
+    ids: &[String],
+    inputs: &ReportInputs,
+    provenance: &Provenance,
+    out: &Path,
+) -> Result<Vec<ReportMeta>, ReportError> {
+    let reports = all();
+    let known = || {
+        reports
+            .iter()
+            .map(|r| r.id())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for id in ids {
+        if !reports.iter().any(|r| r.id() == id) {
+            return Err(ReportError::Unknown(id.clone(), known()));
+        }
+    }
+    let mut metas = Vec::new();
+    for r in reports
+        .iter()
+        .filter(|r| ids.is_empty() || ids.iter().any(|i| i == r.id()))
+    {
+        let dir = out.join(r.id());
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let summary = r.render(inputs, provenance, &dir)?;
+        let meta = ReportMeta {
+            id: r.id().to_string(),
+            title: r.title().to_string(),
+            summary,
+        };
+        let path = dir.join("report.json");
+        let json = serde_json::to_vec_pretty(&meta).unwrap_or_default();
+        std::fs::write(&path, json).map_err(io_err(&path))?;
+        metas.push(meta);
+    }
+    write_index(out)?;
+    Ok(metas)
+}
+
+/// The primary comparison, or an error naming the report that needs one.
+pub(crate) fn primary<'a>(
+    id: &str,
+    inputs: &'a ReportInputs,
+) -> Result<&'a NamedStats, ReportError> {
+    inputs.stats.first().ok_or_else(|| ReportError::Input {
+        id: id.to_string(),
+        msg: "needs at least one rank_stats result".into(),
+    })
+}

@@ -5,7 +5,13 @@
 //! same kind runs in the local executor, in `repro exec-stage` on another host, or in a test.
 
 pub mod cmd;
+#[cfg(feature = "torch")]
+pub mod evaluate;
+pub mod rank_stats;
+pub mod report;
 pub mod context;
+#[cfg(feature = "torch")]
+pub mod train;
 
 pub use context::{StageContext, StageError};
 
@@ -41,7 +47,15 @@ pub trait StageKind: Send + Sync {
 
 /// Every stage kind this binary knows, in one table.
 pub fn registry() -> Vec<Box<dyn StageKind>> {
-    vec![Box::new(cmd::Cmd)]
+    vec![
+        Box::new(cmd::Cmd),
+        Box::new(rank_stats::RankStats),
+        Box::new(report::ReportKind),
+        #[cfg(feature = "torch")]
+        Box::new(train::Train),
+        #[cfg(feature = "torch")]
+        Box::new(evaluate::Evaluate),
+    ]
 }
 
 /// Look a kind up by name.

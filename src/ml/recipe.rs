@@ -1,0 +1,251 @@
+//! The train stage's params, flat as users write them in pipeline.yaml, and each architecture's
+//! default recipe.
+//!
+//! ```yaml
+//! train_resnet:
+//!   kind: train
+//!   inputs: [mini_imagenot]
+//!   params: {model: resnet152, dataset: mini_imagenot, epochs: 15, optimizer: sgd, lr: 0.05}
+//! ```
+//! Unset optimizer settings come from the architecture's recipe ([`TrainConfig::resolve`]):
+//! SGD with momentum for the convolutional families of 2012–2016, RMSprop for MobileNet V3 (its
+//! paper's optimizer), AdamW for EfficientNet V2, ViT and ConvNeXt (as torchvision's recipes
+//! do for the transformer-era models). `resolve` fills every default, so the action key sees
+//! the settings that actually ran.
+
+use super::device::Precision;
+use super::models::ScaleSpec;
+use super::optim::{OptimConfig, OptimizerKind, Schedule};
+use crate::data::loader::Augment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AugmentKind {
+    None,
+    /// Random crop with zero padding (`crop_padding`), the small-image recipe.
+    Crop,
+    /// Random-resized crop (area from `rrc_scale_min`), the ImageNet recipe.
+    ResizedCrop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    Constant,
+    Step,
+    Cosine,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Architecture name (`repro models`).
+    pub model: String,
+    /// Name of the input stage that holds the dataset; the only dataset input when unset.
+    pub dataset: Option<String>,
+    /// Which split trains.
+    pub split: String,
+    pub scale: ScaleSpec,
+    /// Input side; the dataset's when unset.
+    pub image_size: Option<u32>,
+    pub epochs: u32,
+    pub batch_size: usize,
+    pub optimizer: Option<OptimizerKind>,
+    pub lr: Option<f64>,
+    pub momentum: Option<f64>,
+    pub nesterov: bool,
+    pub weight_decay: Option<f64>,
+    pub no_decay_norm_bias: bool,
+    pub betas: (f64, f64),
+    pub eps: Option<f64>,
+    pub alpha: Option<f64>,
+    pub schedule: ScheduleKind,
+    pub warmup_epochs: u32,
+    pub warmup_start: f64,
+    pub step_epochs: u32,
+    pub gamma: f64,
+    pub label_smoothing: f64,
+    pub augment: AugmentKind,
+    pub crop_padding: u32,
+    pub rrc_scale_min: f64,
+    pub hflip: bool,
+    /// `bf16` = autocast on CUDA; the CPU always trains in fp32.
+    pub precision: Precision,
+    /// Channels-last memory layout on CUDA.
+    pub channels_last: bool,
+    pub seed: u64,
+    /// Batch-preparing threads.
+    pub workers: usize,
+    /// Weight of Inception's auxiliary loss.
+    pub aux_weight: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            model: String::new(),
+            dataset: None,
+            split: "train".into(),
+            scale: ScaleSpec::default(),
+            image_size: None,
+            epochs: 10,
+            batch_size: 128,
+            optimizer: None,
+            lr: None,
+            momentum: None,
+            nesterov: false,
+            weight_decay: None,
+            no_decay_norm_bias: true,
+            betas: (0.9, 0.999),
+            eps: None,
+            alpha: None,
+            schedule: ScheduleKind::Cosine,
+            warmup_epochs: 1,
+            warmup_start: 0.1,
+            step_epochs: 30,
+            gamma: 0.1,
+            label_smoothing: 0.0,
+            augment: AugmentKind::Crop,
+            crop_padding: 4,
+            rrc_scale_min: 0.08,
+            hflip: true,
+            precision: Precision::Fp32,
+            channels_last: true,
+            seed: 0,
+            workers: 2,
+            aux_weight: 0.4,
+        }
+    }
+}
+
+/// (optimizer, lr, weight decay) an architecture trains with when the params do not say.
+fn recipe(model: &str) -> (OptimizerKind, f64, f64) {
+    match model {
+        "mobilenet_v3_large" => (OptimizerKind::Rmsprop, 0.002, 1e-5),
+        "efficientnet_v2_l" | "vit_b_16" | "convnext_large" => (OptimizerKind::Adamw, 0.002, 0.05),
+        "vgg19" | "alexnet" => (OptimizerKind::Sgd, 0.02, 5e-4),
+        _ => (OptimizerKind::Sgd, 0.05, 5e-4),
+    }
+}
+
+impl TrainConfig {
+    /// Parse params and fill every default (the recipe's optimizer settings included).
+    pub fn resolve(params: &serde_json::Value) -> Result<TrainConfig, String> {
+        let mut c: TrainConfig =
+            serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
+        let arch = super::models::find(&c.model).ok_or_else(|| {
+            format!(
+                "unknown model `{}`; known: {}",
+                c.model,
+                super::models::names().join(", ")
+            )
+        })?;
+        c.scale.resolve(arch)?;
+        let (kind, lr, wd) = recipe(&c.model);
+        let kind = *c.optimizer.get_or_insert(kind);
+        let same = kind == recipe(&c.model).0;
+        // An optimizer other than the recipe's keeps its own usual learning rate.
+        let default_lr = if same {
+            lr
+        } else {
+            match kind {
+                OptimizerKind::Sgd => 0.05,
+                OptimizerKind::Adamw => 0.002,
+                OptimizerKind::Rmsprop => 0.002,
+            }
+        };
+        c.lr.get_or_insert(default_lr);
+        c.weight_decay.get_or_insert(if same {
+            wd
+        } else if kind == OptimizerKind::Adamw {
+            0.05
+        } else {
+            5e-4
+        });
+        c.momentum.get_or_insert(0.9);
+        c.eps.get_or_insert(match kind {
+            OptimizerKind::Rmsprop => 0.0316,
+            _ => 1e-8,
+        });
+        c.alpha.get_or_insert(0.9);
+        if c.epochs == 0 || c.batch_size == 0 {
+            return Err("epochs and batch_size must be positive".into());
+        }
+        if !(0.0..1.0).contains(&c.label_smoothing) {
+            return Err(format!(
+                "label_smoothing {} is not in [0, 1)",
+                c.label_smoothing
+            ));
+        }
+        Ok(c)
+    }
+
+    pub fn lr(&self) -> f64 {
+        self.lr.unwrap_or(0.05)
+    }
+
+    pub fn optim_config(&self) -> OptimConfig {
+        let d = OptimConfig::default();
+        OptimConfig {
+            kind: self.optimizer.unwrap_or(d.kind),
+            momentum: self.momentum.unwrap_or(d.momentum),
+            nesterov: self.nesterov,
+            weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
+            no_decay_norm_bias: self.no_decay_norm_bias,
+            betas: self.betas,
+            eps: self.eps.unwrap_or(d.eps),
+            alpha: self.alpha.unwrap_or(d.alpha),
+        }
+    }
+
+    pub fn schedule(&self) -> Schedule {
+        match self.schedule {
+            ScheduleKind::Constant => Schedule::Constant,
+            ScheduleKind::Step => Schedule::Step {
+                step_epochs: self.step_epochs,
+                gamma: self.gamma,
+            },
+            ScheduleKind::Cosine => Schedule::Cosine {
+                warmup_epochs: self.warmup_epochs,
+                warmup_start: self.warmup_start,
+            },
+        }
+    }
+
+    pub fn augment(&self) -> Augment {
+        match self.augment {
+            AugmentKind::None => Augment::None,
+            AugmentKind::Crop => Augment::Crop {
+                padding: self.crop_padding,
+                hflip: self.hflip,
+            },
+            AugmentKind::ResizedCrop => Augment::ResizedCrop {
+                scale_min: self.rrc_scale_min,
+                hflip: self.hflip,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn resolve_fills_the_recipe_and_rejects_unknowns() {
+        let c = TrainConfig::resolve(&json!({"model": "vit_b_16"})).expect("resolves");
+        assert_eq!(c.optimizer, Some(OptimizerKind::Adamw));
+        assert_eq!(c.weight_decay, Some(0.05));
+        let s = TrainConfig::resolve(&json!({"model": "vit_b_16", "optimizer": "sgd"}))
+            .expect("resolves");
+        assert_eq!(s.lr, Some(0.05));
+        assert!(TrainConfig::resolve(&json!({"model": "vit_b_16", "lr_typo": 1})).is_err());
+        assert!(TrainConfig::resolve(&json!({"model": "lenet"})).is_err());
+        assert!(TrainConfig::resolve(&json!({"model": "alexnet", "scale": "huge"})).is_err());
+        let again =
+            TrainConfig::resolve(&serde_json::to_value(&c).expect("ser")).expect("idempotent");
+        assert_eq!(again, c);
+    }
+}

@@ -1,0 +1,440 @@
+//! Training from scratch: one function, [`train`], that the `train` stage calls and tests drive.
+//!
+//! Each epoch ends with a checkpoint (weights, BatchNorm statistics, optimizer state, step,
+//! metrics so far) handed to the host, which keeps it in the store under the action key. A
+//! killed training restarts from its last finished epoch, and on the CPU with a fixed seed it
+//! ends with bit-identical weights: batch order and augmentation depend only on (seed, epoch,
+//! position), and libtorch's generator is reseeded from (seed, epoch) at every epoch start.
+//!
+//! Outputs: `model.safetensors` (torchvision parameter names), `model.json` (what evaluation
+//! needs to rebuild the network), `metrics.json` (per-epoch loss, accuracy, images/s, seconds).
+
+use super::device::{self, Normalization, Precision, LIBTORCH_VERSION};
+use super::models::{self, Arch, ModelConfig, Net, Scale};
+use super::optim::Optimizer;
+use super::recipe::TrainConfig;
+use crate::data::dataset::Dataset;
+use crate::data::loader::{Loader, LoaderConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{nn, Device, Kind, Reduction, Tensor};
+
+/// What training needs from whoever runs it (the stage context, or a test).
+pub trait TrainHost {
+    fn progress(&mut self, done: u64, total: u64, message: &str);
+    /// Keep `file` as the latest checkpoint.
+    fn save_checkpoint(&mut self, file: &Path) -> std::io::Result<()>;
+    /// Restore the latest checkpoint into `dest`; `false` when there is none.
+    fn load_checkpoint(&mut self, dest: &Path) -> std::io::Result<bool>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Data(#[from] crate::data::dataset::DatasetError),
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(
+        "training diverged in epoch {epoch}: the loss became {loss} (lower the learning rate)"
+    )]
+    Diverged { epoch: u32, loss: f64 },
+    #[error("stopped after epoch {0} as asked (a simulated interruption)")]
+    Interrupted(u32),
+}
+
+/// One training run.
+pub struct TrainJob<'a> {
+    pub dataset: &'a Dataset,
+    pub cfg: &'a TrainConfig,
+    pub device: Device,
+    pub threads: usize,
+    pub out_dir: &'a Path,
+    pub host: &'a mut dyn TrainHost,
+    /// Tests: stop with [`TrainError::Interrupted`] after this many epochs of this call.
+    pub interrupt_after: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: u32,
+    pub loss: f64,
+    /// Training top-1 on the (augmented) batches, in [0, 1].
+    pub accuracy: f64,
+    pub images_per_s: f64,
+    pub seconds: f64,
+    /// Learning rate at the epoch's last step.
+    pub lr: f64,
+}
+
+/// How to rebuild the trained network (`model.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub model: String,
+    pub config: ModelConfig,
+    pub normalization: Normalization,
+    pub dataset: String,
+    pub class_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metrics {
+    pub model: String,
+    pub dataset: String,
+    pub params: i64,
+    pub params_full: i64,
+    pub scale: Scale,
+    pub image_size: i64,
+    pub num_classes: i64,
+    pub device: String,
+    pub precision: String,
+    pub libtorch: String,
+    pub threads: usize,
+    pub seed: u64,
+    pub train_examples: usize,
+    /// The epoch training resumed after (0 = from scratch).
+    pub resumed_from_epoch: u32,
+    pub epochs: Vec<EpochMetrics>,
+    pub config: TrainConfig,
+}
+
+/// The part of a checkpoint that is not tensors.
+#[derive(Debug, Serialize, Deserialize)]
+struct CheckpointMeta {
+    epochs_done: u32,
+    step: i64,
+    history: Vec<EpochMetrics>,
+}
+
+pub fn build(arch: &Arch, vs: &nn::VarStore, cfg: &ModelConfig) -> Box<dyn Net> {
+    (arch.build)(vs.root(), cfg)
+}
+
+/// Train as `job` says; returns the metrics also written to `metrics.json`.
+pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
+    let cfg = job.cfg;
+    let ds = job.dataset;
+    let arch = models::find(&cfg.model).ok_or_else(|| {
+        TrainError::Config(format!(
+            "unknown model `{}`; known: {}",
+            cfg.model,
+            models::names().join(", ")
+        ))
+    })?;
+    let scale = cfg.scale.resolve(arch).map_err(TrainError::Config)?;
+    let image_size = i64::from(cfg.image_size.unwrap_or(ds.meta.width));
+    let mc = ModelConfig::new(ds.meta.num_classes() as i64, image_size, scale);
+    let cuda = job.device.is_cuda();
+    let precision = cfg.precision.effective(cuda);
+    tch::set_num_threads(job.threads.max(1) as i32);
+    tch::manual_seed(cfg.seed as i64);
+
+    let vs = nn::VarStore::new(job.device);
+    let net = build(arch, &vs, &mc);
+    let params = models::count_params(&vs);
+    let mut opt = Optimizer::new(&vs, cfg.optim_config());
+    let (first, _) = ds.read_shard(&cfg.split, 0)?;
+    let norm = Normalization::measure(&first, ds.meta.channels as usize, 4_000_000);
+    let loader = Loader::new(ds, loader_config(cfg, image_size as u32, true))?;
+    let per_epoch = loader.batches_per_epoch() as u64;
+    if per_epoch == 0 {
+        return Err(TrainError::Config(format!(
+            "split `{}` has {} examples, fewer than one batch of {}",
+            cfg.split,
+            loader.len(),
+            cfg.batch_size
+        )));
+    }
+    let total_steps = per_epoch * u64::from(cfg.epochs);
+    let schedule = cfg.schedule();
+
+    let scratch = Scratch::new()?;
+    let ckpt = scratch.0.join("checkpoint.safetensors");
+    let mut history = Vec::new();
+    let mut start = 0u32;
+    if job.host.load_checkpoint(&ckpt)? {
+        let meta = restore(&ckpt, &vs, &mut opt)?;
+        start = meta.epochs_done;
+        history = meta.history;
+        eprintln!("train: resuming after epoch {start} of {}", cfg.epochs);
+    }
+    if cuda && cfg.channels_last {
+        device::to_channels_last(&vs);
+    }
+    if precision == Precision::Bf16 {
+        device::use_bf16_autocast();
+    }
+    let (decay, exempt) = opt.decay_split();
+    eprintln!(
+        "train: {} ({params} parameters, {decay} tensors decayed, {exempt} exempt) on {} at {image_size}px, {} examples, {per_epoch} steps/epoch",
+        arch.name,
+        device::device_class(job.device),
+        loader.len()
+    );
+
+    let mut epochs_this_call = 0;
+    for epoch in start..cfg.epochs {
+        tch::manual_seed(
+            (cfg.seed as i64)
+                .wrapping_mul(1_000_003)
+                .wrapping_add(i64::from(epoch)),
+        );
+        let t0 = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) =
+            (Tensor::zeros([1], (Kind::Double, job.device)), 0i64, 0usize);
+        let mut correct_t = Tensor::zeros([1], (Kind::Int64, job.device));
+        let mut lr = cfg.lr();
+        for (i, batch) in loader.epoch(u64::from(epoch)).enumerate() {
+            let batch = batch?;
+            let step = u64::from(epoch) * per_epoch + i as u64;
+            lr = schedule.lr(cfg.lr(), step, per_epoch, total_steps);
+            let xs = norm.to_input(
+                &batch.images,
+                batch.n,
+                batch.size,
+                batch.channels,
+                job.device,
+            );
+            let labels: Vec<i64> = batch.labels.iter().map(|&l| i64::from(l)).collect();
+            let ys = Tensor::from_slice(&labels).to_device(job.device);
+            let (loss, logits) = tch::autocast(precision == Precision::Bf16, || {
+                let (out, aux) = net.forward_aux(&xs, true);
+                let ce = |t: &Tensor| {
+                    t.to_kind(Kind::Float).cross_entropy_loss(
+                        &ys,
+                        None::<Tensor>,
+                        Reduction::Mean,
+                        -100,
+                        cfg.label_smoothing,
+                    )
+                };
+                let mut loss = ce(&out);
+                if let Some(aux) = aux {
+                    loss = loss + ce(&aux) * cfg.aux_weight;
+                }
+                (loss, out)
+            });
+            opt.zero_grad();
+            loss.backward();
+            opt.step(lr);
+            // Accumulate on the device; read back once per epoch (no per-step sync on CUDA).
+            tch::no_grad(|| {
+                loss_sum += loss.detach().to_kind(Kind::Double) * batch.n as f64;
+                correct_t += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+            });
+            seen += batch.n;
+            if i % 10 == 0 || i as u64 + 1 == per_epoch {
+                job.host.progress(
+                    step + 1,
+                    total_steps,
+                    &format!("epoch {}/{}", epoch + 1, cfg.epochs),
+                );
+            }
+        }
+        correct += correct_t.int64_value(&[0]);
+        let loss = loss_sum.double_value(&[0]) / seen.max(1) as f64;
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch: epoch + 1,
+                loss,
+            });
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        let m = EpochMetrics {
+            epoch: epoch + 1,
+            loss,
+            accuracy: correct as f64 / seen.max(1) as f64,
+            images_per_s: seen as f64 / seconds.max(1e-9),
+            seconds,
+            lr,
+        };
+        eprintln!(
+            "train: epoch {} loss {:.4} acc {:.4} {:.0} img/s {:.1}s",
+            m.epoch, m.loss, m.accuracy, m.images_per_s, m.seconds
+        );
+        history.push(m);
+        let meta = CheckpointMeta {
+            epochs_done: epoch + 1,
+            step: opt.step,
+            history: history.clone(),
+        };
+        save_checkpoint(&ckpt, &vs, &opt, &meta)?;
+        job.host.save_checkpoint(&ckpt)?;
+        epochs_this_call += 1;
+        if job.interrupt_after == Some(epochs_this_call) && epoch + 1 < cfg.epochs {
+            return Err(TrainError::Interrupted(epoch + 1));
+        }
+    }
+
+    save_weights(&vs, &job.out_dir.join("model.safetensors"))?;
+    let card = ModelCard {
+        model: arch.name.to_string(),
+        config: mc,
+        normalization: norm,
+        dataset: ds.meta.name.clone(),
+        class_names: ds.meta.classes.iter().map(|c| c.lemma.clone()).collect(),
+    };
+    write_json(&job.out_dir.join("model.json"), &card)?;
+    let metrics = Metrics {
+        model: arch.name.to_string(),
+        dataset: ds.meta.name.clone(),
+        params,
+        params_full: arch.full_params,
+        scale,
+        image_size,
+        num_classes: mc.num_classes,
+        device: device::device_class(job.device).to_string(),
+        precision: precision.name().to_string(),
+        libtorch: LIBTORCH_VERSION.to_string(),
+        threads: job.threads,
+        seed: cfg.seed,
+        train_examples: loader.len(),
+        resumed_from_epoch: start,
+        epochs: history,
+        config: cfg.clone(),
+    };
+    write_json(&job.out_dir.join("metrics.json"), &metrics)?;
+    Ok(metrics)
+}
+
+pub fn loader_config(cfg: &TrainConfig, out_size: u32, train: bool) -> LoaderConfig {
+    LoaderConfig {
+        split: cfg.split.clone(),
+        batch_size: cfg.batch_size,
+        shuffle: train,
+        drop_last: train,
+        augment: cfg.augment(),
+        out_size,
+        seed: cfg.seed,
+        workers: cfg.workers,
+        prefetch: 4,
+        shuffle_shards: 8,
+    }
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    std::fs::write(path, bytes)
+}
+
+/// Contiguous CPU copies, sorted by name (safetensors needs contiguous data; CUDA tensors and
+/// channels-last layouts are converted here).
+fn cpu_named(vs: &nn::VarStore, prefix: &str) -> Vec<(String, Tensor)> {
+    let vars: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    vars.into_iter()
+        .map(|(n, t)| {
+            (
+                format!("{prefix}{n}"),
+                t.detach().to_device(Device::Cpu).contiguous(),
+            )
+        })
+        .collect()
+}
+
+/// The final weights under torchvision's names.
+pub fn save_weights(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
+    Ok(Tensor::write_safetensors(&cpu_named(vs, ""), path)?)
+}
+
+/// Load weights written by [`save_weights`] into a var store built for the same model.
+pub fn load_weights(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
+    let named: BTreeMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
+    copy_into(vs, &named, "", path)
+}
+
+fn copy_into(
+    vs: &nn::VarStore,
+    named: &BTreeMap<String, Tensor>,
+    prefix: &str,
+    path: &Path,
+) -> Result<(), TrainError> {
+    let vars = vs.variables();
+    for (name, mut var) in vars {
+        let key = format!("{prefix}{name}");
+        let src = named.get(&key).ok_or_else(|| {
+            TrainError::Config(format!(
+                "{}: no tensor `{key}` (built for another model?)",
+                path.display()
+            ))
+        })?;
+        if src.size() != var.size() {
+            return Err(TrainError::Config(format!(
+                "{}: `{key}` has shape {:?}, the model expects {:?}",
+                path.display(),
+                src.size(),
+                var.size()
+            )));
+        }
+        tch::no_grad(|| var.copy_(src));
+    }
+    Ok(())
+}
+
+fn save_checkpoint(
+    path: &Path,
+    vs: &nn::VarStore,
+    opt: &Optimizer,
+    meta: &CheckpointMeta,
+) -> Result<(), TrainError> {
+    let mut named = cpu_named(vs, "model.");
+    for (n, t) in opt.state() {
+        named.push((
+            format!("optim.{n}"),
+            t.detach().to_device(Device::Cpu).contiguous(),
+        ));
+    }
+    let json = serde_json::to_vec(meta).map_err(std::io::Error::other)?;
+    named.push(("meta.json".to_string(), Tensor::from_slice(&json)));
+    Ok(Tensor::write_safetensors(&named, path)?)
+}
+
+fn restore(
+    path: &Path,
+    vs: &nn::VarStore,
+    opt: &mut Optimizer,
+) -> Result<CheckpointMeta, TrainError> {
+    let named: BTreeMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
+    let bad = |m: String| TrainError::Config(format!("checkpoint {}: {m}", path.display()));
+    let raw = named
+        .get("meta.json")
+        .ok_or_else(|| bad("no meta.json".into()))?;
+    let mut bytes = vec![0u8; raw.numel()];
+    raw.copy_data_u8(&mut bytes, raw.numel());
+    let meta: CheckpointMeta = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    copy_into(vs, &named, "model.", path)?;
+    let optim: BTreeMap<String, Tensor> = named
+        .iter()
+        .filter_map(|(k, t)| {
+            k.strip_prefix("optim.")
+                .map(|k| (k.to_string(), t.shallow_clone()))
+        })
+        .collect();
+    opt.load_state(&optim, meta.step).map_err(bad)?;
+    Ok(meta)
+}
+
+/// A private temporary directory, removed on drop (never inside the stage's output tree).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> std::io::Result<Scratch> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("repro-train-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,242 @@
+//! `fig1-rankings` — the paper's Figure 1 for the primary comparison. Left: a bump chart of
+//! each model's rank on dataset `a` and on dataset `b`. Right: improvement over the first
+//! (oldest) model, acc / acc(first), along the chronological axis, one line per dataset.
+
+use super::figure::{color, font, render_figure, staggered_labels, Figure};
+use super::markdown::{
+    interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS, STAT_DECIMALS,
+};
+use super::{primary, Provenance, Report, ReportError, ReportInputs};
+use crate::stats::RankStatsResult;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::Path;
+
+pub struct Fig1Rankings;
+
+impl Report for Fig1Rankings {
+    fn id(&self) -> &'static str {
+        "fig1-rankings"
+    }
+
+    fn title(&self) -> &'static str {
+        "Figure 1: model rankings and improvement from the first model"
+    }
+
+    fn render(
+        &self,
+        inputs: &ReportInputs,
+        provenance: &Provenance,
+        dir: &Path,
+    ) -> Result<String, ReportError> {
+        let stats = primary(self.id(), inputs)?;
+        let r = &stats.result;
+        render_figure(&Fig1 { r }, dir)?;
+        let path = dir.join("README.md");
+        std::fs::write(&path, readme(self.title(), &stats.name, r, provenance))
+            .map_err(super::io_err(&path))?;
+        Ok(format!(
+            "{} vs {}: Kendall τ-b = {} {}, n = {}",
+            r.a.label,
+            r.b.label,
+            opt(r.point.kendall_tau_b, STAT_DECIMALS),
+            interval(r.intervals.kendall_tau_b.as_ref(), STAT_DECIMALS),
+            r.point.n
+        ))
+    }
+}
+
+fn readme(title: &str, stage: &str, r: &RankStatsResult, p: &Provenance) -> String {
+    let first = r.models.first().map_or("", |m| m.model.as_str());
+    let (a, b) = (&r.a.label, &r.b.label);
+    let mut out = format!(
+        "# {title}\n\n{a} (a) vs {b} (b), from `{stage}`. Left: each model's rank (1 = best) on the two \
+         datasets. Right: accuracy divided by the accuracy of {first}, models in chronological order.\n\n\
+         ![{title}](figure.svg)\n\n## Numbers\n\nAccuracy in percent; interval = bootstrap over evaluation examples.\n\n"
+    );
+    let header = [
+        "model".to_string(),
+        format!("rank on {a}"),
+        format!("rank on {b}"),
+        format!("{a} (%)"),
+        "interval".into(),
+        format!("{b} (%)"),
+        "interval".into(),
+        format!("improvement on {a}"),
+        format!("improvement on {b}"),
+    ];
+    let rows: Vec<Vec<String>> = r
+        .models
+        .iter()
+        .map(|m| {
+            vec![
+                m.model.clone(),
+                num(m.rank_a, 1),
+                num(m.rank_b, 1),
+                num(m.a, ACC_DECIMALS),
+                interval(m.a_interval.as_ref(), ACC_DECIMALS),
+                num(m.b, ACC_DECIMALS),
+                interval(m.b_interval.as_ref(), ACC_DECIMALS),
+                opt(m.improvement_a, STAT_DECIMALS),
+                opt(m.improvement_b, STAT_DECIMALS),
+            ]
+        })
+        .collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    out.push_str(&table(&header, &rows));
+    out.push_str("\n## Statistics\n\n");
+    out.push_str(&stats_block(r));
+    out.push('\n');
+    out.push_str(&provenance_footer(p));
+    out
+}
+
+/// A rank as people write it: `3`, or `2.5` for a tie.
+fn rank(r: f64) -> String {
+    if r.fract() == 0.0 {
+        num(r, 0)
+    } else {
+        num(r, 1)
+    }
+}
+
+struct Fig1<'a> {
+    r: &'a RankStatsResult,
+}
+
+impl Figure for Fig1<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1280, 560)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (left, right) = root.split_horizontally(620);
+        self.bump(&left)?;
+        self.improvement(&right)
+    }
+}
+
+impl Fig1<'_> {
+    fn bump<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let r = self.r;
+        let n = r.models.len() as f64;
+        let mut chart = ChartBuilder::on(area)
+            .caption("Model rank (1 = best)", font(20.0))
+            .margin(12)
+            .build_cartesian_2d(-1.0f64..2.0f64, -(n + 0.6)..0.4f64)
+            .map_err(|e| e.to_string())?;
+        let left_anchor = font(13.0).pos(Pos::new(HPos::Right, VPos::Center));
+        let right_anchor = font(13.0).pos(Pos::new(HPos::Left, VPos::Center));
+        let centre = font(15.0).pos(Pos::new(HPos::Center, VPos::Center));
+        chart
+            .draw_series([
+                Text::new(r.a.label.clone(), (0.0, -0.1), centre.clone()),
+                Text::new(r.b.label.clone(), (1.0, -0.1), centre.clone()),
+            ])
+            .map_err(|e| e.to_string())?;
+        for (i, m) in r.models.iter().enumerate() {
+            let c = color(i);
+            let (ya, yb) = (-m.rank_a, -m.rank_b);
+            chart
+                .draw_series(LineSeries::new([(0.0, ya), (1.0, yb)], c.stroke_width(3)))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series([(0.0, ya), (1.0, yb)].map(|p| Circle::new(p, 5, c.filled())))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series([
+                    Text::new(
+                        format!("{} {}", m.model, rank(m.rank_a)),
+                        (-0.06, ya),
+                        left_anchor.clone(),
+                    ),
+                    Text::new(
+                        format!("{} {}", rank(m.rank_b), m.model),
+                        (1.06, yb),
+                        right_anchor.clone(),
+                    ),
+                ])
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn improvement<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let r = self.r;
+        let first = r
+            .models
+            .first()
+            .map_or("the first model", |m| m.model.as_str());
+        let series: Vec<(&str, Vec<(usize, f64)>)> = vec![
+            (
+                &r.a.label,
+                r.models
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, m)| m.improvement_a.map(|v| (i, v)))
+                    .collect(),
+            ),
+            (
+                &r.b.label,
+                r.models
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, m)| m.improvement_b.map(|v| (i, v)))
+                    .collect(),
+            ),
+        ];
+        let values = series.iter().flat_map(|s| s.1.iter().map(|p| p.1));
+        let (lo, hi) = values.fold((1.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let pad = (hi - lo).max(0.01) * 0.08;
+        let n = r.models.len();
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("Improvement from {first}"), font(20.0))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), (lo - pad)..(hi + pad))
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            // A range n wide with at most n labels ticks every integer: one per model.
+            .x_labels(n)
+            .x_label_formatter(&|_| String::new())
+            .y_desc(format!("accuracy / accuracy of {first}"))
+            .label_style(font(13.0))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let labels: Vec<(String, (i32, i32))> = r
+            .models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.model.clone(), chart.backend_coord(&(i as f64, lo - pad))))
+            .collect();
+        staggered_labels(area, &labels, 12.0)?;
+        for (k, (label, points)) in series.iter().enumerate() {
+            let c = color(k);
+            let pts: Vec<(f64, f64)> = points.iter().map(|&(i, v)| (i as f64, v)).collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))
+                .map_err(|e| e.to_string())?
+                .label(label.to_string())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                });
+            chart
+                .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, c.filled())))
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font(font(14.0))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}

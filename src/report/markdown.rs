@@ -1,0 +1,148 @@
+//! README text: number formatting, Markdown tables, the statistics block and the provenance
+//! footer. Every number a README shows goes through [`num`], so tests can check it against the
+//! artifact it came from at the same precision.
+
+use super::Provenance;
+use crate::stats::{Interval, RankStatsResult};
+
+/// Decimals of correlations, p-values and improvement ratios.
+pub const STAT_DECIMALS: usize = 3;
+/// Decimals of accuracies in percent.
+pub const ACC_DECIMALS: usize = 2;
+
+pub fn num(v: f64, decimals: usize) -> String {
+    format!("{v:.decimals$}")
+}
+
+pub fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "undefined".to_string(), |v| num(v, decimals))
+}
+
+/// `[lo, hi]`, or `—` when there is no interval (published numbers, fixed columns).
+pub fn interval(i: Option<&Interval>, decimals: usize) -> String {
+    i.map_or_else(
+        || "—".to_string(),
+        |i| format!("[{}, {}]", num(i.lo, decimals), num(i.hi, decimals)),
+    )
+}
+
+/// A Markdown table.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        " --- |".repeat(header.len())
+    );
+    for r in rows {
+        out.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+    out
+}
+
+/// Human names of the statistics, keyed like [`crate::stats::PointStats::named`].
+pub fn stat_label(name: &str) -> &'static str {
+    match name {
+        "kendall_tau_b" => "Kendall τ-b (ranks)",
+        "spearman_rho" => "Spearman ρ (ranks)",
+        "pearson_r" => "Pearson r (accuracies)",
+        "pearson_improvement_from_first" => "Pearson r of improvement from the first model",
+        "pearson_pairwise_improvement" => "Pearson r of pairwise relative improvement",
+        _ => "statistic",
+    }
+}
+
+/// The statistics of one comparison with intervals, and the τ p-value, as a table.
+pub fn stats_block(r: &RankStatsResult) -> String {
+    let level = format!("{}% interval", num(100.0 * r.bootstrap.level, 0));
+    let rows: Vec<Vec<String>> = r
+        .point
+        .named()
+        .iter()
+        .map(|(name, v)| {
+            vec![
+                stat_label(name).to_string(),
+                format!("`{name}`"),
+                opt(*v, STAT_DECIMALS),
+                interval(r.intervals.get(name), STAT_DECIMALS),
+            ]
+        })
+        .collect();
+    let mut out = table(&["statistic", "field", "estimate", &level], &rows);
+    out.push('\n');
+    match &r.kendall_tau_p_value {
+        Some(p) => out.push_str(&format!(
+            "p-value of τ (permutation test, {} pairings, {}): {} two-sided, {} one-sided (τ ≥ observed).\n",
+            p.permutations,
+            serde_json::to_value(p.method).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            num(p.two_sided, 4),
+            num(p.greater, 4),
+        )),
+        None => out.push_str("p-value of τ: undefined (a column has no two distinct values).\n"),
+    }
+    out.push_str(&format!(
+        "n = {} models. Intervals: percentile bootstrap, {} resamples of the evaluation examples, seed {}{}.\n",
+        r.point.n,
+        r.bootstrap.resamples,
+        r.bootstrap.seed,
+        fixed_note(r)
+    ));
+    out
+}
+
+fn fixed_note(r: &RankStatsResult) -> String {
+    let fixed: Vec<&str> = [&r.a, &r.b]
+        .iter()
+        .filter(|c| c.examples.is_none())
+        .map(|c| c.label.as_str())
+        .collect();
+    if fixed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} held fixed (published numbers, no per-example data)",
+            fixed.join(" and ")
+        )
+    }
+}
+
+/// The footer: what the numbers are, where they were computed, how to regenerate them.
+pub fn provenance_footer(p: &Provenance) -> String {
+    let mut out = String::from("---\n\n## Provenance\n\n");
+    let rows: Vec<Vec<String>> = p
+        .artifacts
+        .iter()
+        .map(|a| vec![format!("`{}`", a.name), format!("`{}`", a.digest)])
+        .collect();
+    out.push_str(&table(&["artifact", "digest"], &rows));
+    let dirty = if p.git_dirty {
+        " (working tree had uncommitted changes)"
+    } else {
+        ""
+    };
+    out.push_str(&format!(
+        "\ngit commit: `{}`{dirty}  \nrendered by: repro {}  \nregenerate: `{}`\n",
+        p.git_commit, p.repro_version, p.command
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_and_numbers() {
+        assert_eq!(num(0.12345, 3), "0.123");
+        assert_eq!(opt(None, 3), "undefined");
+        let i = Interval {
+            lo: 0.5,
+            hi: 0.75,
+            defined: 10,
+        };
+        assert_eq!(interval(Some(&i), 2), "[0.50, 0.75]");
+        assert_eq!(
+            table(&["a", "b"], &[vec!["1".into(), "2".into()]]),
+            "| a | b |\n| --- | --- |\n| 1 | 2 |\n"
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! `table-accuracies` — every model's accuracy on every dataset of every comparison, with
+//! bootstrap intervals, and the statistics of each comparison. The figure is the same table as
+//! grouped bars with interval whiskers.
+
+use super::figure::{color, font, render_figure, Figure};
+use super::markdown::{
+    interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS, STAT_DECIMALS,
+};
+use super::{primary, Provenance, Report, ReportError, ReportInputs};
+use crate::stats::Interval;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+
+pub struct TableAccuracies;
+
+/// One dataset's column: label and, per model (in [`Grid::models`] order), value and interval.
+struct DatasetColumn {
+    label: String,
+    cells: Vec<Option<(f64, Option<Interval>)>>,
+}
+
+/// The accuracies of all comparisons laid out as models × datasets (layout only: a dataset
+/// that appears in two comparisons is shown once, from the first).
+struct Grid {
+    models: Vec<String>,
+    columns: Vec<DatasetColumn>,
+}
+
+fn grid(inputs: &ReportInputs) -> Grid {
+    let mut models: Vec<String> = Vec::new();
+    for s in &inputs.stats {
+        for m in &s.result.models {
+            if !models.contains(&m.model) {
+                models.push(m.model.clone());
+            }
+        }
+    }
+    let mut columns: Vec<DatasetColumn> = Vec::new();
+    for s in &inputs.stats {
+        let r = &s.result;
+        for (label, pick_a) in [(&r.a.label, true), (&r.b.label, false)] {
+            if columns.iter().any(|c| c.label == *label) {
+                continue;
+            }
+            let cells = models
+                .iter()
+                .map(|name| {
+                    r.models.iter().find(|m| m.model == *name).map(|m| {
+                        if pick_a {
+                            (m.a, m.a_interval.clone())
+                        } else {
+                            (m.b, m.b_interval.clone())
+                        }
+                    })
+                })
+                .collect();
+            columns.push(DatasetColumn {
+                label: label.clone(),
+                cells,
+            });
+        }
+    }
+    Grid { models, columns }
+}
+
+impl Report for TableAccuracies {
+    fn id(&self) -> &'static str {
+        "table-accuracies"
+    }
+
+    fn title(&self) -> &'static str {
+        "Accuracies of every model on every dataset, and the statistics of each comparison"
+    }
+
+    fn render(
+        &self,
+        inputs: &ReportInputs,
+        provenance: &Provenance,
+        dir: &Path,
+    ) -> Result<String, ReportError> {
+        primary(self.id(), inputs)?;
+        let g = grid(inputs);
+        render_figure(&Bars { g: &g }, dir)?;
+        let mut out = format!(
+            "# {}\n\n![accuracies](figure.svg)\n\n## Accuracy (%)\n\nTop-1 accuracy in percent; \
+             interval = percentile bootstrap over evaluation examples (— for published numbers).\n\n",
+            self.title()
+        );
+        let mut header = vec!["model".to_string()];
+        for c in &g.columns {
+            header.push(c.label.clone());
+            header.push("interval".into());
+        }
+        let rows: Vec<Vec<String>> = g
+            .models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let mut row = vec![m.clone()];
+                for c in &g.columns {
+                    match &c.cells[i] {
+                        Some((v, ci)) => {
+                            row.push(num(*v, ACC_DECIMALS));
+                            row.push(interval(ci.as_ref(), ACC_DECIMALS));
+                        }
+                        None => row.extend(["—".to_string(), "—".to_string()]),
+                    }
+                }
+                row
+            })
+            .collect();
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        out.push_str(&table(&header, &rows));
+        out.push_str("\n## Statistics\n");
+        for s in &inputs.stats {
+            out.push_str(&format!(
+                "\n### {} vs {} (`{}`)\n\n",
+                s.result.a.label, s.result.b.label, s.name
+            ));
+            out.push_str(&stats_block(&s.result));
+        }
+        out.push('\n');
+        out.push_str(&provenance_footer(provenance));
+        let path = dir.join("README.md");
+        std::fs::write(&path, out).map_err(super::io_err(&path))?;
+        let taus: Vec<String> = inputs
+            .stats
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} vs {}: τ-b {}",
+                    s.result.a.label,
+                    s.result.b.label,
+                    opt(s.result.point.kendall_tau_b, STAT_DECIMALS)
+                )
+            })
+            .collect();
+        Ok(format!(
+            "{} models × {} datasets; {}",
+            g.models.len(),
+            g.columns.len(),
+            taus.join("; ")
+        ))
+    }
+}
+
+struct Bars<'a> {
+    g: &'a Grid,
+}
+
+impl Figure for Bars<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1280, 600)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let g = self.g;
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let n = g.models.len();
+        let top = g
+            .columns
+            .iter()
+            .flat_map(|c| c.cells.iter().flatten())
+            .map(|(v, ci)| ci.as_ref().map_or(*v, |i| i.hi.max(*v)))
+            .fold(0.0f64, f64::max);
+        let names = &g.models;
+        let mut chart = ChartBuilder::on(root)
+            .caption("Top-1 accuracy (%) with bootstrap intervals", font(20.0))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..(top * 1.12).max(1.0))
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            // Models sit at integers; a range n wide with at most n labels puts one at each.
+            .x_labels(n)
+            .x_label_style(font(12.0))
+            .x_label_formatter(&|x| {
+                names
+                    .get(x.round().max(0.0) as usize)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .y_desc("accuracy (%)")
+            .label_style(font(13.0))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let k = g.columns.len().max(1) as f64;
+        let w = 0.8 / k;
+        for (ci, col) in g.columns.iter().enumerate() {
+            let c = color(ci);
+            let x0 = |i: usize| i as f64 - 0.4 + ci as f64 * w;
+            let bars = col.cells.iter().enumerate().filter_map(|(i, cell)| {
+                cell.as_ref()
+                    .map(|(v, _)| Rectangle::new([(x0(i), 0.0), (x0(i) + w * 0.9, *v)], c.filled()))
+            });
+            chart
+                .draw_series(bars)
+                .map_err(|e| e.to_string())?
+                .label(col.label.clone())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()));
+            let whiskers = col.cells.iter().enumerate().filter_map(|(i, cell)| {
+                let (_, ci) = cell.as_ref()?;
+                let ci = ci.as_ref()?;
+                let mid = x0(i) + w * 0.45;
+                Some(PathElement::new(
+                    vec![(mid, ci.lo), (mid, ci.hi)],
+                    BLACK.stroke_width(2),
+                ))
+            });
+            chart.draw_series(whiskers).map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font(font(14.0))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}

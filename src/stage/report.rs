@@ -1,0 +1,125 @@
+//! `report`: render report folders (figure.svg, figure.png, README.md) and `index.html` from
+//! the `stats.json` of `rank_stats` input stages. Renders only: every number comes from an
+//! input artifact, whose digest the README's provenance footer cites.
+//!
+//! ```yaml
+//! reports:
+//!   kind: report
+//!   inputs: [stats-imagenot-vs-fashion, stats-imagenot-vs-imagenet, stats-fashion-vs-imagenet]
+//!   params:
+//!     comparisons: [stats-imagenot-vs-imagenet, stats-imagenot-vs-fashion]  # order; first = Figure 1
+//!     reports: [fig1-rankings, table-accuracies, fig-pairwise-improvement]   # default: all
+//!     command: repro report                                                  # footer
+//! ```
+//! Without `comparisons:`, every input holding `stats.json` is used, in name order. The git
+//! commit in the footer comes from `REPRO_GIT_COMMIT` / `REPRO_GIT_DIRTY` when the engine sets
+//! them (the stage itself does not read git).
+
+use super::{StageContext, StageError, StageKind};
+use crate::report::{self, ArtifactRef, NamedStats, Provenance, ReportInputs};
+use crate::stats::RankStatsResult;
+use crate::store::Digest;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub struct ReportKind;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comparisons: Option<Vec<String>>,
+    #[serde(default)]
+    reports: Vec<String>,
+    #[serde(default = "default_command")]
+    command: String,
+}
+
+fn default_command() -> String {
+    "repro report".into()
+}
+
+impl StageKind for ReportKind {
+    fn name(&self) -> &'static str {
+        "report"
+    }
+
+    fn sources(&self) -> &'static [&'static str] {
+        &[
+            "src/stage/report.rs",
+            "src/report/mod.rs",
+            "src/report/figure.rs",
+            "src/report/markdown.rs",
+            "src/report/index.rs",
+            "src/report/fig1_rankings.rs",
+            "src/report/table_accuracies.rs",
+            "src/report/pairwise_improvement.rs",
+        ]
+    }
+
+    fn resolve_params(&self, params: &Value) -> Result<Value, String> {
+        let params = if params.is_null() {
+            serde_json::json!({})
+        } else {
+            params.clone()
+        };
+        let p: Params = serde_json::from_value(params).map_err(|e| e.to_string())?;
+        let known: Vec<&str> = report::all().iter().map(|r| r.id()).collect();
+        for id in &p.reports {
+            if !known.contains(&id.as_str()) {
+                return Err(format!(
+                    "reports: unknown report `{id}`; known: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        serde_json::to_value(&p).map_err(|e| e.to_string())
+    }
+
+    fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let p: Params = ctx.params()?;
+        let names: Vec<String> = match &p.comparisons {
+            Some(list) => list.clone(),
+            None => ctx
+                .inputs
+                .iter()
+                .filter(|(_, dir)| dir.join("stats.json").is_file())
+                .map(|(name, _)| name.clone())
+                .collect(),
+        };
+        let mut inputs = ReportInputs::default();
+        let mut artifacts = Vec::new();
+        for name in &names {
+            let path = ctx.input(name)?.join("stats.json");
+            let bytes = std::fs::read(&path).map_err(|e| {
+                StageError::Failed(format!(
+                    "{}: {e} (is `{name}` a rank_stats stage?)",
+                    path.display()
+                ))
+            })?;
+            let result: RankStatsResult = serde_json::from_slice(&bytes)
+                .map_err(|e| StageError::Failed(format!("{}: {e}", path.display())))?;
+            artifacts.push(ArtifactRef {
+                name: format!("{name}/stats.json"),
+                digest: format!("sha256:{}", Digest::of(&bytes).hex()),
+            });
+            inputs.stats.push(NamedStats {
+                name: name.clone(),
+                result,
+            });
+        }
+        let provenance = Provenance {
+            artifacts,
+            git_commit: std::env::var("REPRO_GIT_COMMIT")
+                .unwrap_or_else(|_| "unknown (not recorded by the engine)".into()),
+            git_dirty: std::env::var("REPRO_GIT_DIRTY").is_ok_and(|v| v == "1" || v == "true"),
+            command: p.command.clone(),
+            repro_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        ctx.progress(0, 1, "rendering");
+        report::render(&p.reports, &inputs, &provenance, &ctx.out_dir)
+            .map_err(|e| StageError::Failed(e.to_string()))?;
+        ctx.progress(1, 1, "done");
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! `train`: train one architecture from scratch on one dataset (see [`crate::ml::train`]).
+//!
+//! ```yaml
+//! train_resnet152_mini_imagenot:
+//!   kind: train
+//!   inputs: [mini_imagenot]
+//!   params: {model: resnet152, dataset: mini_imagenot, epochs: 15}
+//! ```
+//! `dataset` names the input stage holding the dataset (optional when there is one input).
+//! Outputs: `model.safetensors`, `model.json`, `metrics.json`. A checkpoint goes to the store
+//! after every epoch, so a killed stage resumes from its last finished epoch.
+
+use super::{StageContext, StageError, StageKind};
+use crate::data::dataset::Dataset;
+use crate::ml::device::{self, LIBTORCH_VERSION};
+use crate::ml::recipe::TrainConfig;
+use crate::ml::train::{self, TrainHost, TrainJob};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub struct Train;
+
+/// Every file whose content changes what `train` computes.
+const SOURCES: &[&str] = &[
+    "src/stage/train.rs",
+    "src/data/dataset.rs",
+    "src/data/loader.rs",
+    "src/ml/device.rs",
+    "src/ml/layers.rs",
+    "src/ml/models/mod.rs",
+    "src/ml/models/alexnet.rs",
+    "src/ml/models/convnext.rs",
+    "src/ml/models/densenet.rs",
+    "src/ml/models/efficientnet.rs",
+    "src/ml/models/inception.rs",
+    "src/ml/models/mobilenet.rs",
+    "src/ml/models/resnet.rs",
+    "src/ml/models/vgg.rs",
+    "src/ml/models/vit.rs",
+    "src/ml/optim.rs",
+    "src/ml/recipe.rs",
+    "src/ml/train.rs",
+];
+
+/// The environment facts that change a trained model: libtorch, device class, precision.
+pub fn ml_environment(precision: device::Precision, gpus: u32) -> BTreeMap<String, String> {
+    let cuda = gpus > 0;
+    BTreeMap::from([
+        ("libtorch".to_string(), LIBTORCH_VERSION.to_string()),
+        (
+            "device".to_string(),
+            if cuda { "cuda" } else { "cpu" }.to_string(),
+        ),
+        (
+            "precision".to_string(),
+            precision.effective(cuda).name().to_string(),
+        ),
+    ])
+}
+
+/// The input that holds a dataset: the one named by `name`, else the only input with a
+/// `dataset.json`.
+pub fn dataset_input(ctx: &StageContext, name: Option<&str>) -> Result<PathBuf, StageError> {
+    if let Some(n) = name {
+        return Ok(ctx.input(n)?.to_path_buf());
+    }
+    let found: Vec<_> = ctx
+        .inputs
+        .iter()
+        .filter(|(_, p)| p.join("dataset.json").is_file())
+        .collect();
+    match found.as_slice() {
+        [(_, p)] => Ok(p.to_path_buf()),
+        [] => Err(StageError::Failed(format!(
+            "stage `{}`: no input holds a dataset (dataset.json)",
+            ctx.stage
+        ))),
+        many => Err(StageError::Params(format!(
+            "several inputs hold datasets ({}); say which with `dataset: <input>`",
+            many.iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+struct Host<'c, 'a> {
+    ctx: &'c mut StageContext<'a>,
+}
+
+impl TrainHost for Host<'_, '_> {
+    fn progress(&mut self, done: u64, total: u64, message: &str) {
+        self.ctx.progress(done, total, message);
+    }
+    fn save_checkpoint(&mut self, file: &Path) -> std::io::Result<()> {
+        self.ctx
+            .save_checkpoint(file)
+            .map_err(std::io::Error::other)
+    }
+    fn load_checkpoint(&mut self, dest: &Path) -> std::io::Result<bool> {
+        self.ctx
+            .load_checkpoint(dest)
+            .map_err(std::io::Error::other)
+    }
+}
+
+impl StageKind for Train {
+    fn name(&self) -> &'static str {
+        "train"
+    }
+
+    fn sources(&self) -> &'static [&'static str] {
+        SOURCES
+    }
+
+    fn resolve_params(&self, params: &Value) -> Result<Value, String> {
+        let cfg = TrainConfig::resolve(params)?;
+        serde_json::to_value(cfg).map_err(|e| e.to_string())
+    }
+
+    fn environment(&self, params: &Value, gpus: u32) -> BTreeMap<String, String> {
+        let precision = TrainConfig::resolve(params)
+            .map(|c| c.precision)
+            .unwrap_or(device::Precision::Fp32);
+        ml_environment(precision, gpus)
+    }
+
+    fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
+        let cfg = TrainConfig::resolve(&ctx.params).map_err(StageError::Params)?;
+        let dir = dataset_input(ctx, cfg.dataset.as_deref())?;
+        let dataset = Dataset::open(&dir).map_err(|e| StageError::Failed(e.to_string()))?;
+        let device = device::device_for(&ctx.gpus).map_err(StageError::Failed)?;
+        let (threads, out_dir) = (ctx.threads, ctx.out_dir.clone());
+        let mut host = Host { ctx };
+        let job = TrainJob {
+            dataset: &dataset,
+            cfg: &cfg,
+            device,
+            threads,
+            out_dir: &out_dir,
+            host: &mut host,
+            interrupt_after: None,
+        };
+        train::train(job).map_err(|e| StageError::Failed(e.to_string()))?;
+        Ok(())
+    }
+}
