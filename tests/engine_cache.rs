@@ -38,7 +38,12 @@ fn first_run_executes_all_second_nothing() {
     let dest = out.path().join("x");
     let e = r.repro(&["export", "report", dest.to_str().expect("utf8")]);
     assert_eq!(e.code, 0, "{}", e.stderr);
-    assert_eq!(std::fs::read_to_string(dest.join("report.txt")).expect("exported").trim(), "6");
+    assert_eq!(
+        std::fs::read_to_string(dest.join("report.txt"))
+            .expect("exported")
+            .trim(),
+        "6"
+    );
 }
 
 #[test]
@@ -47,13 +52,29 @@ fn param_change_reruns_stage_and_dependents_only() {
     r.run_ok(&[]);
     r.write("pipeline.yaml", &PIPELINE.replace("lr: 0.1", "lr: 0.05"));
     let status = r.repro(&["status", "--json"]).json();
-    let model = status.as_array().expect("array").iter().find(|s| s["stage"] == "model").expect("model").clone();
+    let model = status
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|s| s["stage"] == "model")
+        .expect("model")
+        .clone();
     assert_eq!(model["state"], "stale");
     assert_eq!(model["reasons"][0], "param lr changed 0.1 → 0.05");
-    let report = status.as_array().expect("array").iter().find(|s| s["stage"] == "report").expect("report").clone();
+    let report = status
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|s| s["stage"] == "report")
+        .expect("report")
+        .clone();
     assert_eq!(report["reasons"][0], "input model is stale");
     let run = r.run_ok(&[]);
-    assert_eq!(run.names("executed"), ["model"], "report's input is byte-identical: early cutoff");
+    assert_eq!(
+        run.names("executed"),
+        ["model"],
+        "report's input is byte-identical: early cutoff"
+    );
     assert_eq!(run.names("cached"), ["data", "report"]);
 }
 
@@ -75,10 +96,20 @@ fn early_cutoff_stops_at_identical_outputs() {
     let r = repo();
     r.run_ok(&[]);
     // Same output, different command: data reruns, nothing after it does.
-    r.write("pipeline.yaml", &PIPELINE.replace("cat input.txt > $REPRO_OUT/data.txt", "cp input.txt $REPRO_OUT/data.txt"));
+    r.write(
+        "pipeline.yaml",
+        &PIPELINE.replace(
+            "cat input.txt > $REPRO_OUT/data.txt",
+            "cp input.txt $REPRO_OUT/data.txt",
+        ),
+    );
     let run = r.run_ok(&[]);
     assert_eq!(run.names("executed"), ["data"]);
-    assert_eq!(r.read("model-runs.log").lines().count(), 1, "model ran once, in the first run");
+    assert_eq!(
+        r.read("model-runs.log").lines().count(),
+        1,
+        "model ran once, in the first run"
+    );
 }
 
 #[test]
@@ -91,7 +122,11 @@ fn force_and_targets() {
     assert_eq!(run.names("cached"), ["data"]);
     let bad = r.repro(&["run", "nope"]);
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("`nope` is not a stage"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("`nope` is not a stage"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]

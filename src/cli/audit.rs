@@ -10,23 +10,46 @@ use std::collections::HashSet;
 /// Resolve TARGET to a record: a stage (its fresh record, else its last one) or a digest.
 fn target_record(engine: &Engine, target: &str) -> Result<(ActionRecord, Option<String>)> {
     if let Some(i) = engine.pipeline.index(target) {
-        let selection = engine.pipeline.select(&[target.to_string()]).map_err(anyhow::Error::msg)?;
+        let selection = engine
+            .pipeline
+            .select(&[target.to_string()])
+            .map_err(anyhow::Error::msg)?;
         let status = engine.status(&selection)?;
         let name = &engine.pipeline.stages[i].name;
-        let me = status.iter().find(|s| &s.stage == name).context("stage in its selection")?;
+        let me = status
+            .iter()
+            .find(|s| &s.stage == name)
+            .context("stage in its selection")?;
         if let (Some(key), Some(_)) = (me.key, me.output) {
             let rec = ActionRecord::load(engine.store, &key)?.context("record vanished")?;
             return Ok((rec, None));
         }
-        let key = engine.store.get_ref(name).with_context(|| format!("stage `{name}` has never run; nothing to audit"))?;
-        let rec = ActionRecord::load(engine.store, &key)?.context("the stage's last record is gone")?;
-        return Ok((rec, Some(format!("stage is stale ({}); showing its last run", me.reasons.join("; ")))));
+        let key = engine
+            .store
+            .get_ref(name)
+            .with_context(|| format!("stage `{name}` has never run; nothing to audit"))?;
+        let rec =
+            ActionRecord::load(engine.store, &key)?.context("the stage's last record is gone")?;
+        return Ok((
+            rec,
+            Some(format!(
+                "stage is stale ({}); showing its last run",
+                me.reasons.join("; ")
+            )),
+        ));
     }
-    let digest: Digest = target.parse().with_context(|| format!("`{target}` is neither a stage nor a digest"))?;
+    let digest: Digest = target
+        .parse()
+        .with_context(|| format!("`{target}` is neither a stage nor a digest"))?;
     let key = engine
         .store
         .producer_of(&digest)
-        .or_else(|| engine.store.has_action(&ActionKey(digest)).then_some(ActionKey(digest)))
+        .or_else(|| {
+            engine
+                .store
+                .has_action(&ActionKey(digest))
+                .then_some(ActionKey(digest))
+        })
         .with_context(|| format!("no action in this store produced {digest}"))?;
     let rec = ActionRecord::load(engine.store, &key)?.context("record vanished")?;
     Ok((rec, None))
@@ -57,7 +80,12 @@ pub fn run(engine: &Engine, target: &str, json: bool) -> Result<i32> {
     let (rec, note) = target_record(engine, target)?;
     let records = lineage(engine.store, rec);
     if json {
-        println!("{}", serde_json::to_string_pretty(&json!({"target": target, "note": note, "lineage": records}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"target": target, "note": note, "lineage": records})
+            )?
+        );
         return Ok(0);
     }
     if let Some(n) = note {
@@ -66,9 +94,17 @@ pub fn run(engine: &Engine, target: &str, json: bool) -> Result<i32> {
     for rec in &records {
         let p = &rec.provenance;
         let tree = engine.store.read_tree(&rec.output).ok();
-        println!("stage {} [{}]  action {}", p.stage, rec.components.kind, rec.key);
+        println!(
+            "stage {} [{}]  action {}",
+            p.stage, rec.components.kind, rec.key
+        );
         match &tree {
-            Some(t) => println!("  output  tree {} ({} files, {} bytes)", rec.output, t.entries.len(), t.total_size()),
+            Some(t) => println!(
+                "  output  tree {} ({} files, {} bytes)",
+                rec.output,
+                t.entries.len(),
+                t.total_size()
+            ),
             None => println!("  output  tree {} (MISSING from the store)", rec.output),
         }
         if let Some(t) = &tree {
@@ -89,15 +125,37 @@ pub fn run(engine: &Engine, target: &str, json: bool) -> Result<i32> {
         for (k, v) in &rec.components.env {
             println!("  env     {k} = {v}");
         }
-        let sources: Vec<String> = p.code_sources.iter().map(|(f, b)| format!("{f}@{}", &b[..b.len().min(10)])).collect();
-        println!("  code    {} ({})", rec.components.code.short(), sources.join(", "));
+        let sources: Vec<String> = p
+            .code_sources
+            .iter()
+            .map(|(f, b)| format!("{f}@{}", &b[..b.len().min(10)]))
+            .collect();
+        println!(
+            "  code    {} ({})",
+            rec.components.code.short(),
+            sources.join(", ")
+        );
         let commit = p.git.commit.as_deref().unwrap_or("(no git commit)");
-        println!("  commit  {commit}{}", if p.git.dirty { " (dirty)" } else { "" });
+        println!(
+            "  commit  {commit}{}",
+            if p.git.dirty { " (dirty)" } else { "" }
+        );
         if !p.git.sources_not_at_head.is_empty() {
-            println!("          sources differing from that commit: {}", p.git.sources_not_at_head.join(", "));
+            println!(
+                "          sources differing from that commit: {}",
+                p.git.sources_not_at_head.join(", ")
+            );
         }
-        println!("  ran     {} → {} ({:.2} s) on {} with repro {}", p.started, p.ended, p.duration_s, p.host, p.repro_version);
-        println!("          peak memory {} MB, exit {}, log {}", p.peak_memory_bytes / (1 << 20), p.exit_status, p.log.map(|d| d.hex()).unwrap_or_default());
+        println!(
+            "  ran     {} → {} ({:.2} s) on {} with repro {}",
+            p.started, p.ended, p.duration_s, p.host, p.repro_version
+        );
+        println!(
+            "          peak memory {} MB, exit {}, log {}",
+            p.peak_memory_bytes / (1 << 20),
+            p.exit_status,
+            p.log.map(|d| d.hex()).unwrap_or_default()
+        );
     }
     Ok(0)
 }
@@ -114,9 +172,9 @@ pub fn verify(store: &Store, json: bool) -> Result<i32> {
     let mut bad_records = Vec::new();
     for k in &actions {
         match ActionRecord::load(store, k) {
-            Ok(Some(rec)) if !rec.outputs_present(store) => {
-                bad_records.push(json!({"action": k, "error": format!("output tree {} is incomplete", rec.output)}))
-            }
+            Ok(Some(rec)) if !rec.outputs_present(store) => bad_records.push(
+                json!({"action": k, "error": format!("output tree {} is incomplete", rec.output)}),
+            ),
             Ok(_) => {}
             Err(e) => bad_records.push(json!({"action": k, "error": e.to_string()})),
         }
@@ -127,12 +185,25 @@ pub fn verify(store: &Store, json: bool) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for c in &corrupt {
-            println!("CORRUPT object {}: {}", c["object"].as_str().unwrap_or(""), c["error"].as_str().unwrap_or(""));
+            println!(
+                "CORRUPT object {}: {}",
+                c["object"].as_str().unwrap_or(""),
+                c["error"].as_str().unwrap_or("")
+            );
         }
         for b in &bad_records {
-            println!("BAD record {}: {}", b["action"].as_str().unwrap_or(""), b["error"].as_str().unwrap_or(""));
+            println!(
+                "BAD record {}: {}",
+                b["action"].as_str().unwrap_or(""),
+                b["error"].as_str().unwrap_or("")
+            );
         }
-        println!("{} objects, {} action records: {}", objects.len(), actions.len(), if ok { "ok" } else { "PROBLEMS FOUND" });
+        println!(
+            "{} objects, {} action records: {}",
+            objects.len(),
+            actions.len(),
+            if ok { "ok" } else { "PROBLEMS FOUND" }
+        );
     }
     if !ok && !json {
         eprintln!(

@@ -1,6 +1,9 @@
 //! The command line: parses arguments, calls the library, classifies errors once, here.
 
 mod audit;
+#[cfg(feature = "torch")]
+mod models;
+mod stats;
 mod ui;
 
 use crate::engine::exec::{self, RunOptions};
@@ -13,10 +16,19 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "repro", version, about = "Run a study written as pipeline.yaml as a DAG of cached, content-addressed stages, and say where every artifact came from.")]
+#[command(
+    name = "repro",
+    version,
+    about = "Run a study written as pipeline.yaml as a DAG of cached, content-addressed stages, and say where every artifact came from."
+)]
 struct Cli {
     /// The pipeline file.
-    #[arg(short = 'f', long = "file", global = true, default_value = "pipeline.yaml")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "pipeline.yaml"
+    )]
     file: PathBuf,
     /// The store directory.
     #[arg(long, global = true, env = "REPRO_STORE", default_value = "store")]
@@ -79,6 +91,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Rank and improvement statistics of a `model,a,b` CSV table.
+    Stats(stats::StatsArgs),
+    /// The architectures, with parameter counts at full size and at the configured scale.
+    #[cfg(feature = "torch")]
+    Models(models::ModelsArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -102,18 +119,24 @@ pub fn main() -> i32 {
 
 fn load(cli: &Cli, kinds: &Kinds) -> Result<(Pipeline, Store)> {
     let pipeline = Pipeline::load(&cli.file, kinds)?;
-    let store = Store::open(&cli.store).with_context(|| format!("opening the store at {}", cli.store.display()))?;
+    let store = Store::open(&cli.store)
+        .with_context(|| format!("opening the store at {}", cli.store.display()))?;
     Ok((pipeline, store))
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
     let kinds = Kinds::registered();
     match &cli.command {
+        Cmd::Stats(args) => stats::run(args).map(|()| 0),
+        #[cfg(feature = "torch")]
+        Cmd::Models(args) => models::run(args).map(|()| 0),
         Cmd::ExecStage { key } => {
             let store = Store::open(&cli.store)?;
             let key = ActionKey(key.parse()?);
             let pending = action::read_pending(&store, &key)?;
-            let kind = kinds.get(&pending.components.kind).with_context(|| format!("unknown kind `{}`", pending.components.kind))?;
+            let kind = kinds
+                .get(&pending.components.kind)
+                .with_context(|| format!("unknown kind `{}`", pending.components.kind))?;
             match action::execute(&store, &key, kind) {
                 Ok(_) => Ok(0),
                 Err(message) => {
@@ -123,9 +146,16 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
         }
         Cmd::Kinds { json } => {
-            let names = kinds.0.iter().map(|k| (k.name(), k.sources())).collect::<Vec<_>>();
+            let names = kinds
+                .0
+                .iter()
+                .map(|k| (k.name(), k.sources()))
+                .collect::<Vec<_>>();
             if *json {
-                let v: Vec<_> = names.iter().map(|(n, s)| serde_json::json!({"kind": n, "sources": s})).collect();
+                let v: Vec<_> = names
+                    .iter()
+                    .map(|(n, s)| serde_json::json!({"kind": n, "sources": s}))
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 for (n, s) in names {
@@ -134,7 +164,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Run { targets, jobs, dry_run, keep_going, force, json } => {
+        Cmd::Run {
+            targets,
+            jobs,
+            dry_run,
+            keep_going,
+            force,
+            json,
+        } => {
             let (pipeline, store) = load(&cli, &kinds)?;
             let engine = Engine::new(&pipeline, &store, &kinds);
             if *dry_run {
@@ -142,7 +179,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             let opts = RunOptions {
                 targets: targets.clone(),
-                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 keep_going: *keep_going,
                 force: *force,
                 gpus: exec::detect_gpus(),
@@ -176,7 +214,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         State::Fresh => "fresh",
                         State::Stale => "stale",
                     };
-                    println!("{state:<6} {}{}", s.stage, if s.reasons.is_empty() { String::new() } else { format!("  ({})", s.reasons.join("; ")) });
+                    println!(
+                        "{state:<6} {}{}",
+                        s.stage,
+                        if s.reasons.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  ({})", s.reasons.join("; "))
+                        }
+                    );
                 }
             }
             Ok(0)
@@ -205,7 +251,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
 }
 
 fn dry_run_report(engine: &Engine, targets: &[String], json: bool) -> Result<i32> {
-    let selection = engine.pipeline.select(targets).map_err(anyhow::Error::msg)?;
+    let selection = engine
+        .pipeline
+        .select(targets)
+        .map_err(anyhow::Error::msg)?;
     let status = engine.status(&selection)?;
     let stale: Vec<_> = status.iter().filter(|s| s.state == State::Stale).collect();
     if json {
@@ -222,17 +271,39 @@ fn dry_run_report(engine: &Engine, targets: &[String], json: bool) -> Result<i32
 }
 
 fn export(engine: &Engine, stage: &str, dir: &Path) -> Result<i32> {
-    let i = engine.pipeline.index(stage).with_context(|| format!("`{stage}` is not a stage (see `repro dag`)"))?;
-    let status = engine.status(&engine.pipeline.select(&[stage.to_string()]).map_err(anyhow::Error::msg)?)?;
-    let mine = status.iter().find(|s| s.stage == engine.pipeline.stages[i].name).context("stage in its own selection")?;
+    let i = engine
+        .pipeline
+        .index(stage)
+        .with_context(|| format!("`{stage}` is not a stage (see `repro dag`)"))?;
+    let status = engine.status(
+        &engine
+            .pipeline
+            .select(&[stage.to_string()])
+            .map_err(anyhow::Error::msg)?,
+    )?;
+    let mine = status
+        .iter()
+        .find(|s| s.stage == engine.pipeline.stages[i].name)
+        .context("stage in its own selection")?;
     let Some(output) = mine.output else {
-        bail!("stage `{stage}` is stale ({}); run `repro run {stage}` first", mine.reasons.join("; "));
+        bail!(
+            "stage `{stage}` is stale ({}); run `repro run {stage}` first",
+            mine.reasons.join("; ")
+        );
     };
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
-        bail!("{} is not empty; export into a new or empty folder", dir.display());
+        bail!(
+            "{} is not empty; export into a new or empty folder",
+            dir.display()
+        );
     }
     let tree = engine.store.materialize(&output, dir, false)?;
-    println!("exported {} files ({} bytes) of `{stage}` (tree {output}) to {}", tree.entries.len(), tree.total_size(), dir.display());
+    println!(
+        "exported {} files ({} bytes) of `{stage}` (tree {output}) to {}",
+        tree.entries.len(),
+        tree.total_size(),
+        dir.display()
+    );
     Ok(0)
 }
 
@@ -241,7 +312,10 @@ fn render_dag(p: &Pipeline, format: DagFormat) -> String {
     match format {
         DagFormat::Text => {
             for (i, s) in p.stages.iter().enumerate() {
-                let ins: Vec<&str> = p.inputs[i].iter().map(|&j| p.stages[j].name.as_str()).collect();
+                let ins: Vec<&str> = p.inputs[i]
+                    .iter()
+                    .map(|&j| p.stages[j].name.as_str())
+                    .collect();
                 if ins.is_empty() {
                     out.push_str(&format!("{} [{}]\n", s.name, s.kind));
                 } else {
@@ -252,7 +326,11 @@ fn render_dag(p: &Pipeline, format: DagFormat) -> String {
         DagFormat::Dot => {
             out.push_str("digraph pipeline {\n  rankdir=LR;\n");
             for s in &p.stages {
-                out.push_str(&format!("  {:?} [label={:?}];\n", s.name, format!("{}\\n[{}]", s.name, s.kind)));
+                out.push_str(&format!(
+                    "  {:?} [label={:?}];\n",
+                    s.name,
+                    format!("{}\\n[{}]", s.name, s.kind)
+                ));
             }
             for (a, b) in p.edges() {
                 out.push_str(&format!("  {a:?} -> {b:?};\n"));

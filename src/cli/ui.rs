@@ -33,13 +33,22 @@ impl RunUi {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let dag = multi.add(ProgressBar::new(0));
             dag.set_style(
-                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} stages {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} stages {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
-            Bars { multi, dag, stages: Mutex::new(HashMap::new()) }
+            Bars {
+                multi,
+                dag,
+                stages: Mutex::new(HashMap::new()),
+            }
         });
-        RunUi { bars, quiet_stdout: json }
+        RunUi {
+            bars,
+            quiet_stdout: json,
+        }
     }
 
     fn line(&self, text: &str) {
@@ -82,10 +91,16 @@ impl Reporter for RunUi {
         match &self.bars {
             Some(b) => {
                 let pb = b.multi.add(ProgressBar::new_spinner());
-                pb.set_style(ProgressStyle::with_template("  {spinner} {prefix} {elapsed} {wide_msg}").expect("valid template"));
+                pb.set_style(
+                    ProgressStyle::with_template("  {spinner} {prefix} {elapsed} {wide_msg}")
+                        .expect("valid template"),
+                );
                 pb.set_prefix(stage.to_string());
                 pb.enable_steady_tick(Duration::from_millis(120));
-                b.stages.lock().expect("ui lock").insert(stage.to_string(), pb);
+                b.stages
+                    .lock()
+                    .expect("ui lock")
+                    .insert(stage.to_string(), pb);
             }
             None => self.line(&format!("run    {stage} ({})", key.0.short())),
         }
@@ -94,7 +109,11 @@ impl Reporter for RunUi {
     fn progress(&self, stage: &str, done: u64, total: u64, message: &str) {
         if let Some(b) = &self.bars {
             if let Some(pb) = b.stages.lock().expect("ui lock").get(stage) {
-                let frac = if total > 0 { format!("{done}/{total} ") } else { String::new() };
+                let frac = if total > 0 {
+                    format!("{done}/{total} ")
+                } else {
+                    String::new()
+                };
                 pb.set_message(format!("{frac}{message}"));
             }
         }
@@ -131,9 +150,16 @@ impl Reporter for RunUi {
 }
 
 pub fn summary(s: &RunSummary) {
-    let mut parts = vec![format!("{} executed", s.executed.len()), format!("{} cached", s.cached.len())];
+    let mut parts = vec![
+        format!("{} executed", s.executed.len()),
+        format!("{} cached", s.cached.len()),
+    ];
     if !s.failed.is_empty() {
-        parts.push(format!("{} failed ({})", s.failed.len(), s.failed.join(", ")));
+        parts.push(format!(
+            "{} failed ({})",
+            s.failed.len(),
+            s.failed.join(", ")
+        ));
     }
     if !s.not_run.is_empty() {
         parts.push(format!("{} not run", s.not_run.len()));

@@ -70,7 +70,10 @@ fn install_signal_handlers() {
 
 /// GPUs on this host: `REPRO_GPUS` if set, else the lines of `nvidia-smi -L`, else 0.
 pub fn detect_gpus() -> u32 {
-    if let Some(n) = std::env::var("REPRO_GPUS").ok().and_then(|v| v.parse().ok()) {
+    if let Some(n) = std::env::var("REPRO_GPUS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         return n;
     }
     Command::new("nvidia-smi")
@@ -79,7 +82,12 @@ pub fn detect_gpus() -> u32 {
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.starts_with("GPU ")).count() as u32)
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| l.starts_with("GPU "))
+                .count() as u32
+        })
         .unwrap_or(0)
 }
 
@@ -101,7 +109,12 @@ struct Running {
     offset: u64,
 }
 
-pub fn run(engine: &Engine, opts: &RunOptions, reporter: &dyn Reporter, exe: &Path) -> Result<RunSummary, EngineError> {
+pub fn run(
+    engine: &Engine,
+    opts: &RunOptions,
+    reporter: &dyn Reporter,
+    exe: &Path,
+) -> Result<RunSummary, EngineError> {
     let p = engine.pipeline;
     let selection = p.select(&opts.targets).map_err(EngineError::Plan)?;
     for &i in &selection {
@@ -119,7 +132,14 @@ pub fn run(engine: &Engine, opts: &RunOptions, reporter: &dyn Reporter, exe: &Pa
         selection.iter().copied().collect()
     } else {
         let named = p.select(&[]).map_err(EngineError::Plan)?;
-        named.into_iter().filter(|&i| opts.targets.iter().any(|t| *t == p.stages[i].name || *t == p.stages[i].base)).collect()
+        named
+            .into_iter()
+            .filter(|&i| {
+                opts.targets
+                    .iter()
+                    .any(|t| *t == p.stages[i].name || *t == p.stages[i].base)
+            })
+            .collect()
     };
     install_signal_handlers();
     let jobs = opts.jobs.max(1);
@@ -147,12 +167,24 @@ pub fn run(engine: &Engine, opts: &RunOptions, reporter: &dyn Reporter, exe: &Pa
                 continue;
             }
             let ins = &p.inputs[i];
-            if ins.iter().any(|&j| matches!(slots[j], Slot::Failed | Slot::NotRun)) {
+            if ins
+                .iter()
+                .any(|&j| matches!(slots[j], Slot::Failed | Slot::NotRun))
+            {
                 slots[i] = Slot::NotRun;
                 changed = true;
                 continue;
             }
-            let done: Vec<Digest> = ins.iter().filter_map(|&j| if let Slot::Done(d) = slots[j] { Some(d) } else { None }).collect();
+            let done: Vec<Digest> = ins
+                .iter()
+                .filter_map(|&j| {
+                    if let Slot::Done(d) = slots[j] {
+                        Some(d)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
             if done.len() < ins.len() {
                 continue;
             }
@@ -179,7 +211,10 @@ pub fn run(engine: &Engine, opts: &RunOptions, reporter: &dyn Reporter, exe: &Pa
             }
             let cpus = (stage.resources.cpus.max(1) as usize).min(jobs);
             let gpus_needed = stage.resources.gpus as usize;
-            let running = slots.iter().filter(|s| matches!(s, Slot::Running(_))).count();
+            let running = slots
+                .iter()
+                .filter(|s| matches!(s, Slot::Running(_)))
+                .count();
             if (cpus > free_cpus && running > 0) || gpus_needed > free_gpus.len() {
                 continue;
             }
@@ -193,12 +228,21 @@ pub fn run(engine: &Engine, opts: &RunOptions, reporter: &dyn Reporter, exe: &Pa
                 force: forced.contains(&i),
             };
             let key = action::write_pending(engine.store, &pending)?;
-            let child = spawn(exe, engine.store.root(), &key, cpus, &gpus)
-                .map_err(|e| EngineError::Plan(format!("cannot start `{} exec-stage`: {e}", exe.display())))?;
+            let child = spawn(exe, engine.store.root(), &key, cpus, &gpus).map_err(|e| {
+                EngineError::Plan(format!("cannot start `{} exec-stage`: {e}", exe.display()))
+            })?;
             reporter.started(&stage.name, &key);
             free_cpus = free_cpus.saturating_sub(cpus);
             let progress = action::work_dir(engine.store, &key).join("progress");
-            slots[i] = Slot::Running(Box::new(Running { child, key, started: Instant::now(), cpus, gpus, progress, offset: 0 }));
+            slots[i] = Slot::Running(Box::new(Running {
+                child,
+                key,
+                started: Instant::now(),
+                cpus,
+                gpus,
+                progress,
+                offset: 0,
+            }));
             changed = true;
         }
         let any_running = slots.iter().any(|s| matches!(s, Slot::Running(_)));
@@ -211,18 +255,31 @@ pub fn run(engine: &Engine, opts: &RunOptions, reporter: &dyn Reporter, exe: &Pa
         std::thread::sleep(Duration::from_millis(15));
         // Reap finished stages.
         for i in 0..slots.len() {
-            let Slot::Running(r) = &mut slots[i] else { continue };
+            let Slot::Running(r) = &mut slots[i] else {
+                continue;
+            };
             read_progress(r, &p.stages[i].name, reporter);
             let status = match r.child.try_wait() {
                 Ok(Some(st)) => st,
                 Ok(None) => continue,
-                Err(e) => return Err(EngineError::Plan(format!("waiting for stage `{}`: {e}", p.stages[i].name))),
+                Err(e) => {
+                    return Err(EngineError::Plan(format!(
+                        "waiting for stage `{}`: {e}",
+                        p.stages[i].name
+                    )))
+                }
             };
-            let Slot::Running(r) = std::mem::replace(&mut slots[i], Slot::NotRun) else { unreachable!() };
+            let Slot::Running(r) = std::mem::replace(&mut slots[i], Slot::NotRun) else {
+                unreachable!()
+            };
             free_cpus += r.cpus;
             free_gpus.extend(&r.gpus);
             let name = p.stages[i].name.clone();
-            let record = if status.success() { ActionRecord::load(engine.store, &r.key).ok().flatten() } else { None };
+            let record = if status.success() {
+                ActionRecord::load(engine.store, &r.key).ok().flatten()
+            } else {
+                None
+            };
             if let Some(rec) = record {
                 reporter.finished(&name, r.started.elapsed().as_secs_f64());
                 summary.executed.push(name);
@@ -237,14 +294,25 @@ pub fn run(engine: &Engine, opts: &RunOptions, reporter: &dyn Reporter, exe: &Pa
                 .collect();
             if !lost.is_empty() && retried.insert(i) {
                 for &j in &lost {
-                    reporter.note(&format!("input {} of {name} was corrupt and has been quarantined; recomputing it", p.stages[j].name));
+                    reporter.note(&format!(
+                        "input {} of {name} was corrupt and has been quarantined; recomputing it",
+                        p.stages[j].name
+                    ));
                     slots[j] = Slot::Waiting;
                 }
                 slots[i] = Slot::Waiting;
                 continue;
             }
-            let log = engine.store.logs_dir().join(format!("{}.{}.log", name.replace('/', "_"), r.key.0.short()));
-            let message = if status.success() { "exec-stage exited 0 but published no record".to_string() } else { format!("exited with {status}") };
+            let log = engine.store.logs_dir().join(format!(
+                "{}.{}.log",
+                name.replace('/', "_"),
+                r.key.0.short()
+            ));
+            let message = if status.success() {
+                "exec-stage exited 0 but published no record".to_string()
+            } else {
+                format!("exited with {status}")
+            };
             reporter.failed(&name, &message, log.exists().then_some(log.as_path()));
             summary.failed.push(name);
             slots[i] = Slot::Failed;
@@ -261,7 +329,13 @@ pub fn run(engine: &Engine, opts: &RunOptions, reporter: &dyn Reporter, exe: &Pa
     Ok(summary)
 }
 
-fn spawn(exe: &Path, store: &Path, key: &ActionKey, cpus: usize, gpus: &[u32]) -> std::io::Result<Child> {
+fn spawn(
+    exe: &Path,
+    store: &Path,
+    key: &ActionKey,
+    cpus: usize,
+    gpus: &[u32],
+) -> std::io::Result<Child> {
     let visible: Vec<String> = gpus.iter().map(u32::to_string).collect();
     let mut cmd = Command::new(exe);
     cmd.arg("--store")
@@ -288,7 +362,9 @@ fn spawn(exe: &Path, store: &Path, key: &ActionKey, cpus: usize, gpus: &[u32]) -
 }
 
 fn read_progress(r: &mut Running, stage: &str, reporter: &dyn Reporter) {
-    let Ok(mut f) = std::fs::File::open(&r.progress) else { return };
+    let Ok(mut f) = std::fs::File::open(&r.progress) else {
+        return;
+    };
     if f.seek(SeekFrom::Start(r.offset)).is_err() {
         return;
     }
@@ -301,14 +377,28 @@ fn read_progress(r: &mut Running, stage: &str, reporter: &dyn Reporter) {
     if let Some(last) = buf[..end].lines().last() {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(last) {
             let n = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
-            reporter.progress(stage, n("done"), n("total"), v.get("msg").and_then(|m| m.as_str()).unwrap_or(""));
+            reporter.progress(
+                stage,
+                n("done"),
+                n("total"),
+                v.get("msg").and_then(|m| m.as_str()).unwrap_or(""),
+            );
         }
     }
 }
 
 /// Stop every running stage: SIGTERM to its process group, then SIGKILL after a grace period.
 fn stop_all(slots: &mut [Slot], reporter: &dyn Reporter) {
-    let mut running: Vec<&mut Running> = slots.iter_mut().filter_map(|s| if let Slot::Running(r) = s { Some(r.as_mut()) } else { None }).collect();
+    let mut running: Vec<&mut Running> = slots
+        .iter_mut()
+        .filter_map(|s| {
+            if let Slot::Running(r) = s {
+                Some(r.as_mut())
+            } else {
+                None
+            }
+        })
+        .collect();
     if running.is_empty() {
         return;
     }

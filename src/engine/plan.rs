@@ -40,7 +40,11 @@ impl Engine<'_> {
         let key = comps.key();
         match RecordHead::load(self.store, &key, comps) {
             Ok(Some(rec)) if rec.outputs_present(self.store) => return Ok(Lookup::Hit(rec.output)),
-            Ok(Some(_)) => return Ok(Lookup::Miss(vec!["outputs missing from the store (deleted or corrupt)".into()])),
+            Ok(Some(_)) => {
+                return Ok(Lookup::Miss(vec![
+                    "outputs missing from the store (deleted or corrupt)".into(),
+                ]))
+            }
             Ok(None) => {}
             Err(e) => return Ok(Lookup::Miss(vec![format!("action record unusable: {e}")])),
         }
@@ -50,7 +54,10 @@ impl Engine<'_> {
     /// Compare with the last record this stage published.
     fn why_changed(&self, i: usize, now: Option<&KeyComponents>) -> Vec<String> {
         let stage = &self.pipeline.stages[i];
-        let last = self.store.get_ref(&stage.name).and_then(|k| ActionRecord::load(self.store, &k).ok().flatten());
+        let last = self
+            .store
+            .get_ref(&stage.name)
+            .and_then(|k| ActionRecord::load(self.store, &k).ok().flatten());
         match (last, now) {
             (None, _) => vec!["never run".into()],
             (Some(last), Some(now)) => {
@@ -84,12 +91,16 @@ impl Engine<'_> {
             };
             if known.len() < ins.len() {
                 for &j in ins.iter().filter(|&&j| outputs[j].is_none()) {
-                    status.reasons.push(format!("input {} is stale", self.pipeline.stages[j].name));
+                    status
+                        .reasons
+                        .push(format!("input {} is stale", self.pipeline.stages[j].name));
                 }
             } else {
                 match self.components(i, &known) {
                     Err(EngineError::Dep { path, message, .. }) => {
-                        status.reasons.push(format!("dep {path} cannot be read: {message}"));
+                        status
+                            .reasons
+                            .push(format!("dep {path} cannot be read: {message}"));
                     }
                     Err(e) => return Err(e),
                     Ok(comps) => {

@@ -51,14 +51,24 @@ pub struct RecordHead {
 impl RecordHead {
     /// The record for `components` (whose key is `key`), if one exists and really is for them.
     /// Comparing the components structurally checks the record as hashing them would.
-    pub fn load(store: &Store, key: &ActionKey, components: &KeyComponents) -> Result<Option<RecordHead>, StoreError> {
+    pub fn load(
+        store: &Store,
+        key: &ActionKey,
+        components: &KeyComponents,
+    ) -> Result<Option<RecordHead>, StoreError> {
         let Some(bytes) = store.get_action(key)? else {
             return Ok(None);
         };
-        let bad = |message: String| StoreError::BadRecord { path: store.root().join("actions"), message };
-        let head: RecordHead = serde_json::from_slice(&bytes).map_err(|e| bad(format!("{key}: {e}")))?;
+        let bad = |message: String| StoreError::BadRecord {
+            path: store.root().join("actions"),
+            message,
+        };
+        let head: RecordHead =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("{key}: {e}")))?;
         if head.key != *key || head.components != *components {
-            return Err(bad(format!("{key}: its components are not the ones that hash to its name")));
+            return Err(bad(format!(
+                "{key}: its components are not the ones that hash to its name"
+            )));
         }
         Ok(Some(head))
     }
@@ -74,10 +84,17 @@ impl ActionRecord {
         let Some(bytes) = store.get_action(key)? else {
             return Ok(None);
         };
-        let bad = |message: String| StoreError::BadRecord { path: store.root().join("actions"), message };
-        let rec: ActionRecord = serde_json::from_slice(&bytes).map_err(|e| bad(format!("{key}: {e}")))?;
+        let bad = |message: String| StoreError::BadRecord {
+            path: store.root().join("actions"),
+            message,
+        };
+        let rec: ActionRecord =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("{key}: {e}")))?;
         if rec.key != *key || rec.components.key() != *key {
-            return Err(bad(format!("{key}: its components hash to {}, not to its name", rec.components.key())));
+            return Err(bad(format!(
+                "{key}: its components hash to {}, not to its name",
+                rec.components.key()
+            )));
         }
         Ok(Some(rec))
     }
@@ -90,9 +107,15 @@ impl ActionRecord {
     /// Publish: the outputs must already be in the store. Indexes producers for `audit`.
     pub fn publish(&self, store: &Store) -> Result<(), StoreError> {
         if !self.outputs_present(store) {
-            return Err(StoreError::Refused(format!("refusing to publish action {}: its outputs are not all in the store", self.key)));
+            return Err(StoreError::Refused(format!(
+                "refusing to publish action {}: its outputs are not all in the store",
+                self.key
+            )));
         }
-        store.put_action(&self.key, &serde_json::to_vec_pretty(self).expect("record serializes"))?;
+        store.put_action(
+            &self.key,
+            &serde_json::to_vec_pretty(self).expect("record serializes"),
+        )?;
         store.index_producer(&self.output, &self.key)?;
         for e in &self.files {
             store.index_producer(&e.digest, &self.key)?;

@@ -37,7 +37,10 @@ impl Store {
         };
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            StoreError::Io { path: self.object_path(&digest), source: e }
+            StoreError::Io {
+                path: self.object_path(&digest),
+                source: e,
+            }
         })?;
         Ok(digest)
     }
@@ -67,7 +70,10 @@ impl Store {
         };
         let (digest, size) = stream().map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            StoreError::Io { path: path.to_path_buf(), source: e }
+            StoreError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
         })?;
         let dest = self.object_path(&digest);
         if dest.is_file() {
@@ -120,9 +126,17 @@ impl Store {
         loop {
             let n = match dec.read(&mut buf) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Other || e.kind() == io::ErrorKind::InvalidData || e.kind() == io::ErrorKind::UnexpectedEof => {
+                Err(e)
+                    if e.kind() == io::ErrorKind::Other
+                        || e.kind() == io::ErrorKind::InvalidData
+                        || e.kind() == io::ErrorKind::UnexpectedEof =>
+                {
                     let quarantine = self.quarantine(d);
-                    return Err(StoreError::Undecodable { digest: *d, message: e.to_string(), quarantine });
+                    return Err(StoreError::Undecodable {
+                        digest: *d,
+                        message: e.to_string(),
+                        quarantine,
+                    });
                 }
                 Err(e) => return Err(StoreError::Io { path, source: e }),
             };
@@ -136,7 +150,11 @@ impl Store {
         let actual = hasher.finish();
         if actual != *d {
             let quarantine = self.quarantine(d);
-            return Err(StoreError::Corrupt { digest: *d, actual, quarantine });
+            return Err(StoreError::Corrupt {
+                digest: *d,
+                actual,
+                quarantine,
+            });
         }
         Ok(size)
     }
@@ -150,7 +168,9 @@ impl Store {
         let mut buf = vec![0u8; CHUNK];
         let mut size = 0u64;
         loop {
-            let n = dec.read(&mut buf).map_err(|e| format!("cannot decompress: {e}"))?;
+            let n = dec
+                .read(&mut buf)
+                .map_err(|e| format!("cannot decompress: {e}"))?;
             if n == 0 {
                 break;
             }

@@ -17,11 +17,21 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
     /// Stage names from a `run --json` summary field.
     pub fn names(&self, field: &str) -> Vec<String> {
-        let mut v: Vec<String> = self.json()[field].as_array().expect("array").iter().map(|x| x.as_str().expect("str").to_string()).collect();
+        let mut v: Vec<String> = self.json()[field]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|x| x.as_str().expect("str").to_string())
+            .collect();
         v.sort();
         v
     }
@@ -39,7 +49,15 @@ impl Repo {
         repo.write(".gitignore", "store/\n");
         repo.git(&["init", "-q"]);
         repo.git(&["add", "-A"]);
-        repo.git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]);
+        repo.git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "init",
+        ]);
         repo
     }
 
@@ -58,13 +76,20 @@ impl Repo {
     }
 
     pub fn git(&self, args: &[&str]) {
-        let st = Command::new("git").args(args).current_dir(self.path()).status().expect("git");
+        let st = Command::new("git")
+            .args(args)
+            .current_dir(self.path())
+            .status()
+            .expect("git");
         assert!(st.success(), "git {args:?}");
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(repro_bin());
-        c.args(args).current_dir(self.path()).env("REPRO_STORE", self.path().join("store")).env_remove("REPRO_GPUS");
+        c.args(args)
+            .current_dir(self.path())
+            .env("REPRO_STORE", self.path().join("store"))
+            .env_remove("REPRO_GPUS");
         c
     }
 
@@ -82,7 +107,11 @@ impl Repo {
         let mut args = vec!["run", "--json"];
         args.extend_from_slice(extra);
         let r = self.repro(&args);
-        assert_eq!(r.code, 0, "repro run failed:\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+        assert_eq!(
+            r.code, 0,
+            "repro run failed:\nstdout:\n{}\nstderr:\n{}",
+            r.stdout, r.stderr
+        );
         r
     }
 }
