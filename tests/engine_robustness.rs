@@ -166,6 +166,45 @@ fn kill_9_mid_run_leaves_a_consistent_store() {
 }
 
 #[test]
+fn ctrl_c_stops_cleanly() {
+    let r = Repo::new(CHAIN);
+    let child = r
+        .command(&["run"])
+        .env("SLEEP", "30")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    while !r.path().join("store/refs/stages/a").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "a never finished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "stopped promptly, not after the 30 s sleep"
+    );
+    verify_ok(&r);
+    let run = r.run_ok(&[]);
+    assert_eq!(run.names("executed"), ["b", "c"]);
+}
+
+#[test]
 fn concurrent_runs_on_one_store_lose_nothing_and_do_not_duplicate_work() {
     let mut yaml = String::from("stages:\n");
     for i in 0..12 {

@@ -29,22 +29,24 @@ struct Bars {
 
 impl RunUi {
     pub fn new(json: bool) -> RunUi {
-        let bars = std::io::stderr().is_terminal().then(|| {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let dag = multi.add(ProgressBar::new(0));
-            dag.set_style(
-                ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30}] {pos}/{len} stages {msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            Bars {
-                multi,
-                dag,
-                stages: Mutex::new(HashMap::new()),
-            }
-        });
+        // Bars need a terminal; piped or redirected output gets plain lines.
+        let bars =
+            (std::io::stdout().is_terminal() && std::io::stderr().is_terminal()).then(|| {
+                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+                let dag = multi.add(ProgressBar::new(0));
+                dag.set_style(
+                    ProgressStyle::with_template(
+                        "{elapsed_precise} [{bar:30}] {pos}/{len} stages {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                Bars {
+                    multi,
+                    dag,
+                    stages: Mutex::new(HashMap::new()),
+                }
+            });
         RunUi {
             bars,
             quiet_stdout: json,
