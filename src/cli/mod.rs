@@ -1,4 +1,352 @@
-//! The command line.
+//! The command line: parses arguments, calls the library, classifies errors once, here.
+
+mod audit;
+#[cfg(feature = "torch")]
+mod models;
+mod stats;
+mod ui;
+
+use crate::engine::exec::{self, RunOptions};
+use crate::engine::plan::State;
+use crate::engine::{action, Engine, Kinds};
+use crate::pipeline::Pipeline;
+use crate::store::{ActionKey, Store};
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "repro",
+    version,
+    about = "Run a study written as pipeline.yaml as a DAG of cached, content-addressed stages, and say where every artifact came from."
+)]
+struct Cli {
+    /// The pipeline file.
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "pipeline.yaml"
+    )]
+    file: PathBuf,
+    /// The store directory.
+    #[arg(long, global = true, env = "REPRO_STORE", default_value = "store")]
+    store: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the pipeline (or TARGETs and what they need), reusing every cached result.
+    Run {
+        /// Stage names or matrix base names; all stages when none.
+        targets: Vec<String>,
+        /// Stages to run at once (default: number of cores).
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+        /// Show what would run, run nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// After a failure, keep running what does not depend on it.
+        #[arg(long)]
+        keep_going: bool,
+        /// Re-execute the targets (all stages when none) even if cached.
+        #[arg(long)]
+        force: bool,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every stage: fresh or stale, and why.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the DAG.
+    Dag {
+        #[arg(long, value_enum, default_value_t = DagFormat::Text)]
+        format: DagFormat,
+    },
+    /// The full lineage of a stage's output or of an artifact digest.
+    Audit {
+        /// A stage name or an artifact digest (sha256 hex).
+        target: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-hash every object in the store and check every action record; exit 1 if any is bad.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a stage's output tree to DIR.
+    Export { stage: String, dir: PathBuf },
+    /// Execute one planned action (used by executors; KEY is an action key).
+    #[command(hide = false)]
+    ExecStage { key: String },
+    /// List the stage kinds this binary knows.
+    Kinds {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rank and improvement statistics of a `model,a,b` CSV table.
+    Stats(stats::StatsArgs),
+    /// The architectures, with parameter counts at full size and at the configured scale.
+    #[cfg(feature = "torch")]
+    Models(models::ModelsArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DagFormat {
+    Text,
+    Dot,
+    Mermaid,
+}
+
+/// Exit codes: 0 success, 1 a stage failed or the store is corrupt, 2 bad input, 130 interrupted.
 pub fn main() -> i32 {
-    0
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            ui::error(&format!("{e:#}"));
+            2
+        }
+    }
+}
+
+fn load(cli: &Cli, kinds: &Kinds) -> Result<(Pipeline, Store)> {
+    let pipeline = Pipeline::load(&cli.file, kinds)?;
+    let store = Store::open(&cli.store)
+        .with_context(|| format!("opening the store at {}", cli.store.display()))?;
+    Ok((pipeline, store))
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let kinds = Kinds::registered();
+    match &cli.command {
+        Cmd::Stats(args) => stats::run(args).map(|()| 0),
+        #[cfg(feature = "torch")]
+        Cmd::Models(args) => models::run(args).map(|()| 0),
+        Cmd::ExecStage { key } => {
+            let store = Store::open(&cli.store)?;
+            let key = ActionKey(key.parse()?);
+            let pending = action::read_pending(&store, &key)?;
+            let kind = kinds
+                .get(&pending.components.kind)
+                .with_context(|| format!("unknown kind `{}`", pending.components.kind))?;
+            match action::execute(&store, &key, kind) {
+                Ok(_) => Ok(0),
+                Err(message) => {
+                    eprintln!("{message}");
+                    Ok(1)
+                }
+            }
+        }
+        Cmd::Kinds { json } => {
+            let names = kinds
+                .0
+                .iter()
+                .map(|k| (k.name(), k.sources()))
+                .collect::<Vec<_>>();
+            if *json {
+                let v: Vec<_> = names
+                    .iter()
+                    .map(|(n, s)| serde_json::json!({"kind": n, "sources": s}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for (n, s) in names {
+                    println!("{n:<20} {}", s.join(" "));
+                }
+            }
+            Ok(0)
+        }
+        Cmd::Run {
+            targets,
+            jobs,
+            dry_run,
+            keep_going,
+            force,
+            json,
+        } => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            let engine = Engine::new(&pipeline, &store, &kinds);
+            if *dry_run {
+                return dry_run_report(&engine, targets, *json);
+            }
+            let opts = RunOptions {
+                targets: targets.clone(),
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                keep_going: *keep_going,
+                force: *force,
+                gpus: exec::detect_gpus(),
+            };
+            let exe = std::env::current_exe().context("locating the repro binary")?;
+            let reporter = ui::RunUi::new(*json);
+            let summary = exec::run(&engine, &opts, &reporter, &exe)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                ui::summary(&summary);
+            }
+            Ok(if summary.interrupted {
+                130
+            } else if summary.failed.is_empty() {
+                0
+            } else {
+                1
+            })
+        }
+        Cmd::Status { json } => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            let engine = Engine::new(&pipeline, &store, &kinds);
+            let all: Vec<usize> = (0..pipeline.stages.len()).collect();
+            let status = engine.status(&all)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                for s in &status {
+                    let state = match s.state {
+                        State::Fresh => "fresh",
+                        State::Stale => "stale",
+                    };
+                    println!(
+                        "{state:<6} {}{}",
+                        s.stage,
+                        if s.reasons.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  ({})", s.reasons.join("; "))
+                        }
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Cmd::Dag { format } => {
+            let kinds_catalog = &kinds;
+            let pipeline = Pipeline::load(&cli.file, kinds_catalog)?;
+            print!("{}", render_dag(&pipeline, *format));
+            Ok(0)
+        }
+        Cmd::Audit { target, json } => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            let engine = Engine::new(&pipeline, &store, &kinds);
+            audit::run(&engine, target, *json)
+        }
+        Cmd::Verify { json } => {
+            let store = Store::open(&cli.store)?;
+            audit::verify(&store, *json)
+        }
+        Cmd::Export { stage, dir } => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            let engine = Engine::new(&pipeline, &store, &kinds);
+            export(&engine, stage, dir)
+        }
+    }
+}
+
+fn dry_run_report(engine: &Engine, targets: &[String], json: bool) -> Result<i32> {
+    let selection = engine
+        .pipeline
+        .select(targets)
+        .map_err(anyhow::Error::msg)?;
+    let status = engine.status(&selection)?;
+    let stale: Vec<_> = status.iter().filter(|s| s.state == State::Stale).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&stale)?);
+    } else if stale.is_empty() {
+        println!("nothing to run: all {} stages are fresh", status.len());
+    } else {
+        println!("would run {} of {} stages:", stale.len(), status.len());
+        for s in stale {
+            println!("  {}  ({})", s.stage, s.reasons.join("; "));
+        }
+    }
+    Ok(0)
+}
+
+fn export(engine: &Engine, stage: &str, dir: &Path) -> Result<i32> {
+    let i = engine
+        .pipeline
+        .index(stage)
+        .with_context(|| format!("`{stage}` is not a stage (see `repro dag`)"))?;
+    let status = engine.status(
+        &engine
+            .pipeline
+            .select(&[stage.to_string()])
+            .map_err(anyhow::Error::msg)?,
+    )?;
+    let mine = status
+        .iter()
+        .find(|s| s.stage == engine.pipeline.stages[i].name)
+        .context("stage in its own selection")?;
+    let Some(output) = mine.output else {
+        bail!(
+            "stage `{stage}` is stale ({}); run `repro run {stage}` first",
+            mine.reasons.join("; ")
+        );
+    };
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        bail!(
+            "{} is not empty; export into a new or empty folder",
+            dir.display()
+        );
+    }
+    let tree = engine.store.materialize(&output, dir, false)?;
+    println!(
+        "exported {} files ({} bytes) of `{stage}` (tree {output}) to {}",
+        tree.entries.len(),
+        tree.total_size(),
+        dir.display()
+    );
+    Ok(0)
+}
+
+fn render_dag(p: &Pipeline, format: DagFormat) -> String {
+    let mut out = String::new();
+    match format {
+        DagFormat::Text => {
+            for (i, s) in p.stages.iter().enumerate() {
+                let ins: Vec<&str> = p.inputs[i]
+                    .iter()
+                    .map(|&j| p.stages[j].name.as_str())
+                    .collect();
+                if ins.is_empty() {
+                    out.push_str(&format!("{} [{}]\n", s.name, s.kind));
+                } else {
+                    out.push_str(&format!("{} [{}] <- {}\n", s.name, s.kind, ins.join(", ")));
+                }
+            }
+        }
+        DagFormat::Dot => {
+            out.push_str("digraph pipeline {\n  rankdir=LR;\n");
+            for s in &p.stages {
+                out.push_str(&format!(
+                    "  {:?} [label={:?}];\n",
+                    s.name,
+                    format!("{}\\n[{}]", s.name, s.kind)
+                ));
+            }
+            for (a, b) in p.edges() {
+                out.push_str(&format!("  {a:?} -> {b:?};\n"));
+            }
+            out.push_str("}\n");
+        }
+        DagFormat::Mermaid => {
+            out.push_str("flowchart LR\n");
+            let id = |name: &str| p.index(name).map_or_else(String::new, |i| format!("s{i}"));
+            for (i, s) in p.stages.iter().enumerate() {
+                out.push_str(&format!("  s{i}[\"{} ({})\"]\n", s.name, s.kind));
+            }
+            for (a, b) in p.edges() {
+                out.push_str(&format!("  {} --> {}\n", id(a), id(b)));
+            }
+        }
+    }
+    out
 }

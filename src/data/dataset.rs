@@ -21,17 +21,27 @@ pub const DEFAULT_SHARD_IMAGES: usize = 2048;
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a valid dataset.json ({message})")]
     Meta { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Shape { path: PathBuf, message: String },
     #[error("dataset `{dataset}` has no split `{split}` (it has: {have})")]
-    NoSplit { dataset: String, split: String, have: String },
+    NoSplit {
+        dataset: String,
+        split: String,
+        have: String,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
-    move |source| DatasetError::Io { path: path.to_path_buf(), source }
+    move |source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,23 +127,36 @@ impl DatasetWriter {
         if image.len() != want {
             return Err(DatasetError::Shape {
                 path: self.dir.clone(),
-                message: format!("image of {} bytes pushed to a dataset of {want}-byte images", image.len()),
+                message: format!(
+                    "image of {} bytes pushed to a dataset of {want}-byte images",
+                    image.len()
+                ),
             });
         }
         if label as usize >= self.meta.classes.len() {
             return Err(DatasetError::Shape {
                 path: self.dir.clone(),
-                message: format!("label {label} out of range for {} classes", self.meta.classes.len()),
+                message: format!(
+                    "label {label} out of range for {} classes",
+                    self.meta.classes.len()
+                ),
             });
         }
-        let full = self.open.get(split).is_some_and(|(_, _, n)| *n >= self.shard_images);
+        let full = self
+            .open
+            .get(split)
+            .is_some_and(|(_, _, n)| *n >= self.shard_images);
         if full || !self.open.contains_key(split) {
             self.close_shard(split)?;
-            let entry = self.meta.splits.entry(split.to_string()).or_insert(SplitMeta {
-                n: 0,
-                shards: Vec::new(),
-                shard_sizes: Vec::new(),
-            });
+            let entry = self
+                .meta
+                .splits
+                .entry(split.to_string())
+                .or_insert(SplitMeta {
+                    n: 0,
+                    shards: Vec::new(),
+                    shard_sizes: Vec::new(),
+                });
             let stem = format!("{split}-{:05}", entry.shards.len());
             entry.shards.push(stem.clone());
             entry.shard_sizes.push(0);
@@ -141,16 +164,28 @@ impl DatasetWriter {
             let lab = self.dir.join(format!("{stem}.labels"));
             let img_f = File::create(&img).map_err(io_err(&img))?;
             let lab_f = File::create(&lab).map_err(io_err(&lab))?;
-            self.open.insert(split.to_string(), (BufWriter::new(img_f), BufWriter::new(lab_f), 0));
+            self.open.insert(
+                split.to_string(),
+                (BufWriter::new(img_f), BufWriter::new(lab_f), 0),
+            );
         }
         let (img_w, lab_w, n) = self.open.get_mut(split).expect("shard opened above");
         img_w.write_all(image).map_err(io_err(&self.dir))?;
-        lab_w.write_all(&label.to_le_bytes()).map_err(io_err(&self.dir))?;
+        lab_w
+            .write_all(&label.to_le_bytes())
+            .map_err(io_err(&self.dir))?;
         *n += 1;
-        let meta = self.meta.splits.get_mut(split).expect("split created above");
+        let meta = self
+            .meta
+            .splits
+            .get_mut(split)
+            .expect("split created above");
         meta.n += 1;
         *meta.shard_sizes.last_mut().expect("shard created above") += 1;
-        let counts = self.counts.entry(split.to_string()).or_insert_with(|| vec![0; self.meta.classes.len()]);
+        let counts = self
+            .counts
+            .entry(split.to_string())
+            .or_insert_with(|| vec![0; self.meta.classes.len()]);
         counts[label as usize] += 1;
         Ok(())
     }
@@ -214,19 +249,35 @@ impl Dataset {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        Ok(Dataset { dir: dir.to_path_buf(), meta })
-    }
-
-    pub fn split_meta(&self, split: &str) -> Result<&SplitMeta, DatasetError> {
-        self.meta.splits.get(split).ok_or_else(|| DatasetError::NoSplit {
-            dataset: self.meta.name.clone(),
-            split: split.to_string(),
-            have: self.meta.splits.keys().cloned().collect::<Vec<_>>().join(", "),
+        Ok(Dataset {
+            dir: dir.to_path_buf(),
+            meta,
         })
     }
 
+    pub fn split_meta(&self, split: &str) -> Result<&SplitMeta, DatasetError> {
+        self.meta
+            .splits
+            .get(split)
+            .ok_or_else(|| DatasetError::NoSplit {
+                dataset: self.meta.name.clone(),
+                split: split.to_string(),
+                have: self
+                    .meta
+                    .splits
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
     /// Read one shard: (images, labels), checking sizes against the metadata.
-    pub fn read_shard(&self, split: &str, index: usize) -> Result<(Vec<u8>, Vec<u32>), DatasetError> {
+    pub fn read_shard(
+        &self,
+        split: &str,
+        index: usize,
+    ) -> Result<(Vec<u8>, Vec<u32>), DatasetError> {
         let sm = self.split_meta(split)?;
         let stem = &sm.shards[index];
         let n = sm.shard_sizes[index];
@@ -245,7 +296,10 @@ impl Dataset {
                 ),
             });
         }
-        let labels: Vec<u32> = raw.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let labels: Vec<u32> = raw
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         let classes = self.meta.num_classes() as u32;
         if let Some(bad) = labels.iter().find(|&&l| l >= classes) {
             return Err(DatasetError::Shape {
@@ -266,7 +320,11 @@ impl Dataset {
             images.extend_from_slice(&im);
             labels.extend_from_slice(&lb);
         }
-        Ok(SplitData { n: labels.len(), images, labels })
+        Ok(SplitData {
+            n: labels.len(),
+            images,
+            labels,
+        })
     }
 }
 
@@ -278,8 +336,16 @@ mod tests {
     fn write_then_read_roundtrip_across_shards() {
         let dir = tempfile::tempdir().expect("tempdir");
         let classes = vec![
-            ClassInfo { wnid: "n1".into(), lemma: "a".into(), gloss: "first".into() },
-            ClassInfo { wnid: "n2".into(), lemma: "b".into(), gloss: "second".into() },
+            ClassInfo {
+                wnid: "n1".into(),
+                lemma: "a".into(),
+                gloss: "first".into(),
+            },
+            ClassInfo {
+                wnid: "n2".into(),
+                lemma: "b".into(),
+                gloss: "second".into(),
+            },
         ];
         let mut w = DatasetWriter::create(dir.path(), "toy", (2, 2, 1), classes)
             .expect("create")

@@ -44,17 +44,27 @@ pub fn write_pending(store: &Store, action: &PendingAction) -> Result<ActionKey,
     let key = action.components.key();
     let path = pending_path(store, &key);
     let bytes = serde_json::to_vec_pretty(action).expect("PendingAction serializes");
-    write_atomic(&store.tmp_dir(), &path, &bytes).map_err(|e| StoreError::Io { path, source: e })?;
+    write_atomic(&store.tmp_dir(), &path, &bytes)
+        .map_err(|e| StoreError::Io { path, source: e })?;
     Ok(key)
 }
 
 pub fn read_pending(store: &Store, key: &ActionKey) -> Result<PendingAction, StoreError> {
     let path = pending_path(store, key);
-    let bytes = fs::read(&path).map_err(|e| StoreError::Io { path: path.clone(), source: e })?;
+    let bytes = fs::read(&path).map_err(|e| StoreError::Io {
+        path: path.clone(),
+        source: e,
+    })?;
     let action: PendingAction =
-        serde_json::from_slice(&bytes).map_err(|e| StoreError::BadRecord { path: path.clone(), message: e.to_string() })?;
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::BadRecord {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
     if action.components.key() != *key {
-        return Err(StoreError::BadRecord { path, message: "its components do not hash to its name".into() });
+        return Err(StoreError::BadRecord {
+            path,
+            message: "its components do not hash to its name".into(),
+        });
     }
     Ok(action)
 }
@@ -75,7 +85,9 @@ struct StoreCheckpoints<'a> {
 impl CheckpointStore for StoreCheckpoints<'_> {
     fn save(&self, file: &Path) -> io::Result<()> {
         let (d, _) = self.store.put_file(file).map_err(io::Error::other)?;
-        self.store.set_checkpoint(&self.key, &d).map_err(io::Error::other)
+        self.store
+            .set_checkpoint(&self.key, &d)
+            .map_err(io::Error::other)
     }
     fn load(&self, dest: &Path) -> io::Result<bool> {
         match self.store.get_checkpoint(&self.key) {
@@ -83,7 +95,9 @@ impl CheckpointStore for StoreCheckpoints<'_> {
             Some(d) => match self.store.extract_to(&d, dest) {
                 Ok(()) => Ok(true),
                 // A lost or corrupt checkpoint only costs time: start over.
-                Err(StoreError::Missing(_)) | Err(StoreError::Corrupt { .. }) | Err(StoreError::Undecodable { .. }) => Ok(false),
+                Err(StoreError::Missing(_))
+                | Err(StoreError::Corrupt { .. })
+                | Err(StoreError::Undecodable { .. }) => Ok(false),
                 Err(e) => Err(io::Error::other(e)),
             },
         }
@@ -109,10 +123,11 @@ pub fn execute(store: &Store, key: &ActionKey, kind: &dyn StageKind) -> Result<O
     let lock_path = store.work_dir().join(format!("{key}.lock"));
     let lock = File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
     // Two runs sharing a store wait here instead of computing the same action twice.
-    lock.lock().map_err(|e| format!("lock {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("lock {}: {e}", lock_path.display()))?;
     if !action.force {
         if let Ok(Some(rec)) = ActionRecord::load(store, key) {
-            if store.tree_complete(&rec.output) {
+            if rec.outputs_present(store) {
                 return Ok(Outcome::AlreadyDone);
             }
         }
@@ -136,20 +151,25 @@ pub fn execute(store: &Store, key: &ActionKey, kind: &dyn StageKind) -> Result<O
     match result {
         Err(message) => {
             eprintln!("\nstage `{}` failed: {message}", action.stage);
-            let kept = store.logs_dir().join(format!("{}.{}.log", action.stage.replace('/', "_"), key.0.short()));
+            let kept = store.logs_dir().join(format!(
+                "{}.{}.log",
+                action.stage.replace('/', "_"),
+                key.0.short()
+            ));
             let _ = fs::copy(&log_path, &kept);
             let _ = make_writable_and_remove(&work);
             Err(format!("{message} (log: {})", kept.display()))
         }
         Ok(()) => {
             let publish = || -> Result<(), StoreError> {
-                let (output, _) = store.put_tree(&out_dir)?;
+                let (output, tree) = store.put_tree(&out_dir)?;
                 let (log_digest, _) = store.put_file(&log_path)?;
                 let sources = super::fingerprint::source_blobs(kind.name(), kind.sources())?;
                 let record = ActionRecord {
                     key: *key,
                     components: action.components.clone(),
                     output,
+                    files: tree.entries,
                     provenance: Provenance {
                         stage: action.stage.clone(),
                         git: GitState::read(&action.repo_root, &sources),
@@ -178,11 +198,19 @@ pub fn execute(store: &Store, key: &ActionKey, kind: &dyn StageKind) -> Result<O
     }
 }
 
-fn run_kind(store: &Store, key: &ActionKey, action: &PendingAction, kind: &dyn StageKind, work: &Path) -> Result<(), String> {
+fn run_kind(
+    store: &Store,
+    key: &ActionKey,
+    action: &PendingAction,
+    kind: &dyn StageKind,
+    work: &Path,
+) -> Result<(), String> {
     let mut inputs = std::collections::BTreeMap::new();
     for (name, digest) in &action.components.inputs {
         let dest = work.join("in").join(name);
-        store.materialize(digest, &dest, true).map_err(|e| format!("input `{name}`: {e}"))?;
+        store
+            .materialize(digest, &dest, true)
+            .map_err(|e| format!("input `{name}`: {e}"))?;
         inputs.insert(name.clone(), dest);
     }
     let progress = File::create(work.join("progress")).map_err(|e| e.to_string())?;

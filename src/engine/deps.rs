@@ -38,13 +38,24 @@ pub struct DepError {
 impl DepHasher {
     /// A hasher whose cache persists in `cache_file`.
     pub fn with_cache(cache_file: PathBuf) -> DepHasher {
-        let cache = fs::read(&cache_file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        DepHasher { cache, cache_file: Some(cache_file), dirty: false }
+        let entries: Vec<(PathBuf, Stamp)> = fs::read(&cache_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let cache = entries.into_iter().collect();
+        DepHasher {
+            cache,
+            cache_file: Some(cache_file),
+            dirty: false,
+        }
     }
 
     /// Digest of a file's bytes, or of a folder's sorted (relative path, file digest) listing.
     pub fn digest(&mut self, path: &Path) -> Result<Digest, DepError> {
-        let err = |source| DepError { path: path.to_path_buf(), source };
+        let err = |source| DepError {
+            path: path.to_path_buf(),
+            source,
+        };
         let meta = fs::metadata(path).map_err(err)?;
         if meta.is_dir() {
             let mut files = Vec::new();
@@ -62,7 +73,10 @@ impl DepHasher {
     }
 
     fn file_digest(&mut self, path: &Path) -> Result<Digest, DepError> {
-        let err = |source| DepError { path: path.to_path_buf(), source };
+        let err = |source| DepError {
+            path: path.to_path_buf(),
+            source,
+        };
         let meta = fs::metadata(path).map_err(err)?;
         let mtime_ns = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
         if let Some(s) = self.cache.get(path) {
@@ -72,7 +86,7 @@ impl DepHasher {
         }
         let mut f = File::open(path).map_err(err)?;
         let mut h = Hasher::default();
-        let mut buf = vec![0u8; 1 << 20];
+        let mut buf = vec![0u8; 128 << 10];
         loop {
             let n = f.read(&mut buf).map_err(err)?;
             if n == 0 {
@@ -83,9 +97,21 @@ impl DepHasher {
         let digest = h.finish();
         // Only cache files whose mtime is safely in the past: a file modified within the same
         // clock tick as our read could change again without changing its mtime.
-        let age = meta.modified().ok().and_then(|m| m.elapsed().ok()).map_or(0, |d| d.as_secs());
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .map_or(0, |d| d.as_secs());
         if age >= 2 {
-            self.cache.insert(path.to_path_buf(), Stamp { size: meta.len(), mtime_ns, ino: meta.ino(), digest });
+            self.cache.insert(
+                path.to_path_buf(),
+                Stamp {
+                    size: meta.len(),
+                    mtime_ns,
+                    ino: meta.ino(),
+                    digest,
+                },
+            );
             self.dirty = true;
         }
         Ok(digest)
@@ -112,7 +138,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
         if p.is_dir() {
             walk(root, &p, out)?;
         } else {
-            out.push(p.strip_prefix(root).map_err(io::Error::other)?.to_string_lossy().to_string());
+            out.push(
+                p.strip_prefix(root)
+                    .map_err(io::Error::other)?
+                    .to_string_lossy()
+                    .to_string(),
+            );
         }
     }
     Ok(())
@@ -132,7 +163,30 @@ mod tests {
         fs::write(dir.path().join("d/a"), "2").expect("write");
         let second = h.digest(&dir.path().join("d")).expect("digest");
         assert_ne!(first, second);
-        assert_eq!(h.digest(&dir.path().join("d/a")).expect("file"), Digest::of(b"2"));
+        assert_eq!(
+            h.digest(&dir.path().join("d/a")).expect("file"),
+            Digest::of(b"2")
+        );
         assert!(h.digest(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn stat_cache_persists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("f");
+        fs::write(&file, "x").expect("write");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        File::options()
+            .write(true)
+            .open(&file)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
+        let cache = dir.path().join("cache.json");
+        let mut h = DepHasher::with_cache(cache.clone());
+        let d = h.digest(&file).expect("digest");
+        h.save(dir.path());
+        let h2 = DepHasher::with_cache(cache);
+        assert_eq!(h2.cache.get(&file).map(|s| s.digest), Some(d));
     }
 }

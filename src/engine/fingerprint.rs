@@ -10,7 +10,10 @@ mod blobs {
 
 /// The git blob id of a compiled source file, if it is one.
 pub fn blob_of(path: &str) -> Option<&'static str> {
-    blobs::SOURCE_BLOBS.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
+    blobs::SOURCE_BLOBS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, b)| *b)
 }
 
 /// (path, blob id) for each of `sources`; errors on a path that is not a compiled source.
@@ -28,7 +31,10 @@ pub fn source_blobs(kind: &str, sources: &[&str]) -> Result<Vec<(String, String)
 
 /// The fingerprint: sha256 over the sorted `path blob` lines.
 pub fn fingerprint(kind: &str, sources: &[&str]) -> Result<Digest, StoreError> {
-    let text: String = source_blobs(kind, sources)?.iter().map(|(p, b)| format!("{p} {b}\n")).collect();
+    let text: String = source_blobs(kind, sources)?
+        .iter()
+        .map(|(p, b)| format!("{p} {b}\n"))
+        .collect();
     Ok(Digest::of(text.as_bytes()))
 }
 

@@ -38,7 +38,10 @@ impl KeyComponents {
     pub fn diff(&self, old: &KeyComponents) -> Vec<String> {
         let mut out = Vec::new();
         if self.version != old.version {
-            out.push(format!("key format changed (v{} → v{})", old.version, self.version));
+            out.push(format!(
+                "key format changed (v{} → v{})",
+                old.version, self.version
+            ));
         }
         if self.kind != old.kind {
             out.push(format!("kind changed {} → {}", old.kind, self.kind));
@@ -82,7 +85,11 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, x) in m {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&p, x, out);
             }
         }
@@ -152,6 +159,12 @@ mod tests {
         let mut d = a.clone();
         d.inputs.insert("data".into(), Digest::of(b"e"));
         d.code = Digest::of(b"code2");
-        assert_eq!(d.diff(&a), vec!["code of kind train changed".to_string(), "input data changed".to_string()]);
+        assert_eq!(
+            d.diff(&a),
+            vec![
+                "code of kind train changed".to_string(),
+                "input data changed".to_string()
+            ]
+        );
     }
 }

@@ -24,7 +24,11 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("stage `{stage}`: dep `{path}` cannot be read ({message}); create it, or fix `deps:` in the pipeline")]
-    Dep { stage: String, path: String, message: String },
+    Dep {
+        stage: String,
+        path: String,
+        message: String,
+    },
     #[error("{0}")]
     Plan(String),
 }
@@ -61,12 +65,20 @@ pub struct Engine<'a> {
 impl<'a> Engine<'a> {
     pub fn new(pipeline: &'a Pipeline, store: &'a Store, kinds: &'a Kinds) -> Engine<'a> {
         let deps = DepHasher::with_cache(store.root().join("statcache.json"));
-        Engine { pipeline, store, kinds, deps: RefCell::new(deps), code: RefCell::new(HashMap::new()) }
+        Engine {
+            pipeline,
+            store,
+            kinds,
+            deps: RefCell::new(deps),
+            code: RefCell::new(HashMap::new()),
+        }
     }
 
     fn kind(&self, i: usize) -> Result<&dyn StageKind, EngineError> {
         let name = &self.pipeline.stages[i].kind;
-        self.kinds.get(name).ok_or_else(|| EngineError::Plan(format!("unknown kind `{name}`")))
+        self.kinds
+            .get(name)
+            .ok_or_else(|| EngineError::Plan(format!("unknown kind `{name}`")))
     }
 
     fn code_fingerprint(&self, i: usize) -> Result<Digest, EngineError> {
@@ -85,7 +97,11 @@ impl<'a> Engine<'a> {
     }
 
     /// The key components of stage `i` given its inputs' output digests (in `inputs[i]` order).
-    pub fn components(&self, i: usize, input_outputs: &[Digest]) -> Result<KeyComponents, EngineError> {
+    pub fn components(
+        &self,
+        i: usize,
+        input_outputs: &[Digest],
+    ) -> Result<KeyComponents, EngineError> {
         let stage = &self.pipeline.stages[i];
         let mut inputs = BTreeMap::new();
         for (&j, d) in self.pipeline.inputs[i].iter().zip(input_outputs) {
@@ -93,11 +109,15 @@ impl<'a> Engine<'a> {
         }
         let mut deps = BTreeMap::new();
         for dep in &stage.deps {
-            let d = self.deps.borrow_mut().digest(&self.dep_path(dep)).map_err(|e| EngineError::Dep {
-                stage: stage.name.clone(),
-                path: dep.clone(),
-                message: e.source.to_string(),
-            })?;
+            let d = self
+                .deps
+                .borrow_mut()
+                .digest(&self.dep_path(dep))
+                .map_err(|e| EngineError::Dep {
+                    stage: stage.name.clone(),
+                    path: dep.clone(),
+                    message: e.source.to_string(),
+                })?;
             deps.insert(dep.clone(), d);
         }
         let kind = self.kind(i)?;

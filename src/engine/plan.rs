@@ -3,7 +3,7 @@
 
 use super::key::KeyComponents;
 use super::{Engine, EngineError};
-use crate::provenance::ActionRecord;
+use crate::provenance::{ActionRecord, RecordHead};
 use crate::store::{ActionKey, Digest};
 use serde::Serialize;
 
@@ -28,7 +28,8 @@ pub struct StageStatus {
 
 /// The outcome of looking a key up in the store.
 pub enum Lookup {
-    Hit(Box<ActionRecord>),
+    /// A usable record exists; its output tree.
+    Hit(Digest),
     /// No usable record; the reasons say why.
     Miss(Vec<String>),
 }
@@ -37,9 +38,13 @@ impl Engine<'_> {
     /// Look up the record for `comps`; a record whose outputs are gone counts as a miss.
     pub fn lookup(&self, i: usize, comps: &KeyComponents) -> Result<Lookup, EngineError> {
         let key = comps.key();
-        match ActionRecord::load(self.store, &key) {
-            Ok(Some(rec)) if self.store.tree_complete(&rec.output) => return Ok(Lookup::Hit(Box::new(rec))),
-            Ok(Some(_)) => return Ok(Lookup::Miss(vec!["outputs missing from the store (deleted or corrupt)".into()])),
+        match RecordHead::load(self.store, &key, comps) {
+            Ok(Some(rec)) if rec.outputs_present(self.store) => return Ok(Lookup::Hit(rec.output)),
+            Ok(Some(_)) => {
+                return Ok(Lookup::Miss(vec![
+                    "outputs missing from the store (deleted or corrupt)".into(),
+                ]))
+            }
             Ok(None) => {}
             Err(e) => return Ok(Lookup::Miss(vec![format!("action record unusable: {e}")])),
         }
@@ -49,7 +54,10 @@ impl Engine<'_> {
     /// Compare with the last record this stage published.
     fn why_changed(&self, i: usize, now: Option<&KeyComponents>) -> Vec<String> {
         let stage = &self.pipeline.stages[i];
-        let last = self.store.get_ref(&stage.name).and_then(|k| ActionRecord::load(self.store, &k).ok().flatten());
+        let last = self
+            .store
+            .get_ref(&stage.name)
+            .and_then(|k| ActionRecord::load(self.store, &k).ok().flatten());
         match (last, now) {
             (None, _) => vec!["never run".into()],
             (Some(last), Some(now)) => {
@@ -83,21 +91,25 @@ impl Engine<'_> {
             };
             if known.len() < ins.len() {
                 for &j in ins.iter().filter(|&&j| outputs[j].is_none()) {
-                    status.reasons.push(format!("input {} is stale", self.pipeline.stages[j].name));
+                    status
+                        .reasons
+                        .push(format!("input {} is stale", self.pipeline.stages[j].name));
                 }
             } else {
                 match self.components(i, &known) {
                     Err(EngineError::Dep { path, message, .. }) => {
-                        status.reasons.push(format!("dep {path} cannot be read: {message}"));
+                        status
+                            .reasons
+                            .push(format!("dep {path} cannot be read: {message}"));
                     }
                     Err(e) => return Err(e),
                     Ok(comps) => {
                         status.key = Some(comps.key());
                         match self.lookup(i, &comps)? {
-                            Lookup::Hit(rec) => {
+                            Lookup::Hit(output) => {
                                 status.state = State::Fresh;
-                                status.output = Some(rec.output);
-                                outputs[i] = Some(rec.output);
+                                status.output = Some(output);
+                                outputs[i] = Some(output);
                             }
                             Lookup::Miss(reasons) => status.reasons = reasons,
                         }

@@ -38,14 +38,20 @@ impl Pipeline {
         Self::from_text(file, &text, kinds)
     }
 
-    pub fn from_text(file: &Path, text: &str, kinds: &dyn KindCatalog) -> Result<Pipeline, PipelineError> {
+    pub fn from_text(
+        file: &Path,
+        text: &str,
+        kinds: &dyn KindCatalog,
+    ) -> Result<Pipeline, PipelineError> {
         let mut parsed = spec::parse(file, text)?;
         resolve_kinds(&mut parsed, kinds)?;
         let stages = std::mem::take(&mut parsed.stages);
         let mut by_name = HashMap::new();
         for (i, s) in stages.iter().enumerate() {
             if by_name.insert(s.name.clone(), i).is_some() {
-                return Err(parsed.error_at(&s.yaml_path, format!("two stages are named `{}`", s.name)));
+                return Err(
+                    parsed.error_at(&s.yaml_path, format!("two stages are named `{}`", s.name))
+                );
             }
         }
         let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -67,7 +73,11 @@ impl Pipeline {
                     known.dedup();
                     return Err(parsed.error_at_value(
                         &format!("{}.inputs.{k}", s.yaml_path),
-                        format!("stage `{}` has input `{input}`, which is not a stage (stages: {})", s.name, known.join(", ")),
+                        format!(
+                            "stage `{}` has input `{input}`, which is not a stage (stages: {})",
+                            s.name,
+                            known.join(", ")
+                        ),
                     ));
                 }
             }
@@ -75,8 +85,15 @@ impl Pipeline {
         }
         let order = topological_order(&stages, &inputs).map_err(|cycle| {
             let first = &stages[cycle[0]];
-            let names: Vec<&str> = cycle.iter().chain(std::iter::once(&cycle[0])).map(|&i| stages[i].name.as_str()).collect();
-            parsed.error_at(&format!("{}.inputs", first.yaml_path), format!("the stages form a cycle: {}", names.join(" → ")))
+            let names: Vec<&str> = cycle
+                .iter()
+                .chain(std::iter::once(&cycle[0]))
+                .map(|&i| stages[i].name.as_str())
+                .collect();
+            parsed.error_at(
+                &format!("{}.inputs", first.yaml_path),
+                format!("the stages form a cycle: {}", names.join(" → ")),
+            )
         })?;
         // Reorder everything topologically.
         let mut new_pos = vec![0; stages.len()];
@@ -84,12 +101,32 @@ impl Pipeline {
             new_pos[old] = pos;
         }
         let mut slots: Vec<Option<Stage>> = stages.into_iter().map(Some).collect();
-        let stages: Vec<Stage> = order.iter().map(|&old| slots[old].take().expect("each stage once")).collect();
-        let inputs: Vec<Vec<usize>> = order.iter().map(|&old| inputs[old].iter().map(|&j| new_pos[j]).collect()).collect();
-        let by_name = stages.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
-        let root = file.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+        let stages: Vec<Stage> = order
+            .iter()
+            .map(|&old| slots[old].take().expect("each stage once"))
+            .collect();
+        let inputs: Vec<Vec<usize>> = order
+            .iter()
+            .map(|&old| inputs[old].iter().map(|&j| new_pos[j]).collect())
+            .collect();
+        let by_name = stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        let root = file
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
         let root = root.canonicalize().unwrap_or(root);
-        Ok(Pipeline { file: file.to_path_buf(), root, stages, inputs, by_name })
+        Ok(Pipeline {
+            file: file.to_path_buf(),
+            root,
+            stages,
+            inputs,
+            by_name,
+        })
     }
 
     pub fn index(&self, name: &str) -> Option<usize> {
@@ -107,10 +144,15 @@ impl Pipeline {
         for t in targets {
             let hits: Vec<usize> = match self.index(t) {
                 Some(i) => vec![i],
-                None => (0..self.stages.len()).filter(|&i| self.stages[i].base == *t).collect(),
+                None => (0..self.stages.len())
+                    .filter(|&i| self.stages[i].base == *t)
+                    .collect(),
             };
             if hits.is_empty() {
-                return Err(format!("`{t}` is not a stage of {} (see `repro dag`)", self.file.display()));
+                return Err(format!(
+                    "`{t}` is not a stage of {} (see `repro dag`)",
+                    self.file.display()
+                ));
             }
             stack.extend(hits);
         }
@@ -155,7 +197,12 @@ fn resolve_kinds(parsed: &mut Parsed, kinds: &dyn KindCatalog) -> Result<(), Pip
         let s = &parsed.stages[k];
         match kinds.resolve(&s.kind, &s.params) {
             None => {
-                let msg = format!("stage `{}` has unknown kind `{}` (known kinds: {})", s.name, s.kind, kinds.names().join(", "));
+                let msg = format!(
+                    "stage `{}` has unknown kind `{}` (known kinds: {})",
+                    s.name,
+                    s.kind,
+                    kinds.names().join(", ")
+                );
                 return Err(parsed.error_at(&format!("{}.kind", s.yaml_path), msg));
             }
             Some(Err(e)) => {
@@ -191,7 +238,10 @@ fn topological_order(stages: &[Stage], inputs: &[Vec<usize>]) -> Result<Vec<usiz
         let mut seen = HashSet::from([start]);
         let mut cur = start;
         loop {
-            let next = g.neighbors(cur).find(|n| set.contains(n)).expect("a node in a cyclic SCC has a successor in it");
+            let next = g
+                .neighbors(cur)
+                .find(|n| set.contains(n))
+                .expect("a node in a cyclic SCC has a successor in it");
             if next == start || seen.contains(&next) {
                 let from = path.iter().position(|&n| n == next).unwrap_or(0);
                 return Err(path[from..].iter().map(|&n| g[n]).collect());
@@ -237,11 +287,19 @@ mod tests {
     fn names_the_cycle_and_unknowns() {
         let e = load("stages:\n  a: {kind: cmd, inputs: [c]}\n  b: {kind: cmd, inputs: [a]}\n  c: {kind: cmd, inputs: [b]}\n").err().expect("cycle");
         assert!(e.message.contains("cycle"), "{}", e.message);
-        assert!(e.message.contains("a → c → b → a") || e.message.contains("→"), "{}", e.message);
-        let e = load("stages:\n  a: {kind: cmd, inputs: [nope]}\n").err().expect("unknown input");
+        assert!(
+            e.message.contains("a → c → b → a") || e.message.contains("→"),
+            "{}",
+            e.message
+        );
+        let e = load("stages:\n  a: {kind: cmd, inputs: [nope]}\n")
+            .err()
+            .expect("unknown input");
         assert!(e.message.contains("`nope`"));
         assert_eq!(e.line, Some(2));
-        let e = load("stages:\n  a:\n    kind: trian\n").err().expect("unknown kind");
+        let e = load("stages:\n  a:\n    kind: trian\n")
+            .err()
+            .expect("unknown kind");
         assert!(e.message.contains("unknown kind `trian`"));
         assert_eq!((e.line, e.col), (Some(3), Some(5)));
     }

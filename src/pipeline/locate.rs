@@ -70,7 +70,10 @@ impl Builder {
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         // yaml-rust2 counts lines from 1 and columns from 0.
-        let pos = Pos { line: mark.line(), col: mark.col() + 1 };
+        let pos = Pos {
+            line: mark.line(),
+            col: mark.col() + 1,
+        };
         match ev {
             Event::Scalar(ref s, ..) => {
                 self.node(Some(s), pos);
@@ -129,11 +132,21 @@ mod tests {
 
     #[test]
     fn finds_keys_and_list_items() {
-        let text = "stages:\n  a:\n    kind: cmd\n    inputs: [x, y]\n  b:\n    inputs:\n      - a\n";
+        let text =
+            "stages:\n  a:\n    kind: cmd\n    inputs: [x, y]\n  b:\n    inputs:\n      - a\n";
         let loc = Locator::new(text);
         assert_eq!(loc.find("stages.a.kind"), Some(Pos { line: 3, col: 5 }));
-        assert_eq!(loc.find_value("stages.a.inputs.1"), Some(Pos { line: 4, col: 17 }));
-        assert_eq!(loc.find_value("stages.b.inputs.0"), Some(Pos { line: 7, col: 9 }));
-        assert_eq!(loc.find("stages.b.params.lr"), Some(Pos { line: 5, col: 3 }));
+        assert_eq!(
+            loc.find_value("stages.a.inputs.1"),
+            Some(Pos { line: 4, col: 17 })
+        );
+        assert_eq!(
+            loc.find_value("stages.b.inputs.0"),
+            Some(Pos { line: 7, col: 9 })
+        );
+        assert_eq!(
+            loc.find("stages.b.params.lr"),
+            Some(Pos { line: 5, col: 3 })
+        );
     }
 }

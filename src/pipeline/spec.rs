@@ -62,7 +62,11 @@ fn one() -> u32 {
 
 impl Default for Resources {
     fn default() -> Self {
-        Resources { cpus: 1, gpus: 0, memory: None }
+        Resources {
+            cpus: 1,
+            gpus: 0,
+            memory: None,
+        }
     }
 }
 
@@ -85,19 +89,35 @@ pub struct Stage {
 /// Parsed pipeline text plus what is needed to point errors at it.
 pub struct Parsed {
     pub stages: Vec<Stage>,
-    pub locator: Locator,
     pub file: std::path::PathBuf,
+    text: String,
+    /// Built only when an error needs a position: a second parse costs time on every no-op run.
+    locator: std::cell::OnceCell<Locator>,
 }
 
 impl Parsed {
+    fn locator(&self) -> &Locator {
+        self.locator.get_or_init(|| Locator::new(&self.text))
+    }
+
     pub fn error_at(&self, yaml_path: &str, message: impl Into<String>) -> PipelineError {
-        let pos = self.locator.find(yaml_path);
-        PipelineError { file: self.file.clone(), line: pos.map(|p| p.line), col: pos.map(|p| p.col), message: message.into() }
+        let pos = self.locator().find(yaml_path);
+        PipelineError {
+            file: self.file.clone(),
+            line: pos.map(|p| p.line),
+            col: pos.map(|p| p.col),
+            message: message.into(),
+        }
     }
 
     pub fn error_at_value(&self, yaml_path: &str, message: impl Into<String>) -> PipelineError {
-        let pos = self.locator.find_value(yaml_path);
-        PipelineError { file: self.file.clone(), line: pos.map(|p| p.line), col: pos.map(|p| p.col), message: message.into() }
+        let pos = self.locator().find_value(yaml_path);
+        PipelineError {
+            file: self.file.clone(),
+            line: pos.map(|p| p.line),
+            col: pos.map(|p| p.col),
+            message: message.into(),
+        }
     }
 }
 
@@ -109,18 +129,34 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
         if let Some(i) = message.find(" at line ") {
             message.truncate(i);
         }
-        PipelineError { file: file.to_path_buf(), line: loc.as_ref().map(|l| l.line()), col: loc.as_ref().map(|l| l.column()), message }
+        PipelineError {
+            file: file.to_path_buf(),
+            line: loc.as_ref().map(|l| l.line()),
+            col: loc.as_ref().map(|l| l.column()),
+            message,
+        }
     })?;
-    let mut parsed = Parsed { stages: Vec::new(), locator: Locator::new(text), file: file.to_path_buf() };
+    let mut parsed = Parsed {
+        stages: Vec::new(),
+        file: file.to_path_buf(),
+        text: text.to_string(),
+        locator: Default::default(),
+    };
     for (base, spec) in raw.stages {
         let yaml_path = format!("stages.{base}");
         if base.is_empty() || base.contains(['@', '/', ' ']) {
-            return Err(parsed.error_at(&yaml_path, format!("stage name `{base}` may not be empty or contain `@`, `/` or spaces")));
+            return Err(parsed.error_at(
+                &yaml_path,
+                format!("stage name `{base}` may not be empty or contain `@`, `/` or spaces"),
+            ));
         }
-        let params = yaml_to_json(&spec.params).map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
+        let params = yaml_to_json(&spec.params)
+            .map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
         let combos = match &spec.matrix {
             None => vec![Vec::new()],
-            Some(m) => expand(m).map_err(|msg| parsed.error_at(&format!("{yaml_path}.matrix"), msg))?,
+            Some(m) => {
+                expand(m).map_err(|msg| parsed.error_at(&format!("{yaml_path}.matrix"), msg))?
+            }
         };
         for combo in combos {
             let name = if combo.is_empty() {
@@ -129,10 +165,22 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 let vals: Vec<String> = combo.iter().map(|(_, v)| scalar_text(v)).collect();
                 format!("{base}@{}", vals.join("-"))
             };
-            let sub = |s: &str, what: &str| substitute(s, &combo).map_err(|m| parsed.error_at(&format!("{yaml_path}.{what}"), m));
-            let inputs = spec.inputs.iter().map(|i| sub(i, "inputs")).collect::<Result<Vec<_>, _>>()?;
-            let deps = spec.deps.iter().map(|d| sub(d, "deps")).collect::<Result<Vec<_>, _>>()?;
-            let params = substitute_json(&params, &combo).map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
+            let sub = |s: &str, what: &str| {
+                substitute(s, &combo)
+                    .map_err(|m| parsed.error_at(&format!("{yaml_path}.{what}"), m))
+            };
+            let inputs = spec
+                .inputs
+                .iter()
+                .map(|i| sub(i, "inputs"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let deps = spec
+                .deps
+                .iter()
+                .map(|d| sub(d, "deps"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let params = substitute_json(&params, &combo)
+                .map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
             parsed.stages.push(Stage {
                 name,
                 base: base.clone(),
@@ -151,7 +199,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
 fn yaml_to_json(v: &serde_yaml::Value) -> Result<Value, String> {
     match v {
         serde_yaml::Value::Null => Ok(Value::Object(Default::default())),
-        v => serde_json::to_value(v).map_err(|e| format!("params cannot be represented as JSON: {e}")),
+        v => serde_json::to_value(v)
+            .map_err(|e| format!("params cannot be represented as JSON: {e}")),
     }
 }
 
@@ -163,7 +212,9 @@ fn scalar_text(v: &Value) -> String {
 }
 
 /// Cartesian product of the matrix axes, in the order written.
-fn expand(matrix: &IndexMap<String, Vec<serde_yaml::Value>>) -> Result<Vec<Vec<(String, Value)>>, String> {
+fn expand(
+    matrix: &IndexMap<String, Vec<serde_yaml::Value>>,
+) -> Result<Vec<Vec<(String, Value)>>, String> {
     let mut combos: Vec<Vec<(String, Value)>> = vec![Vec::new()];
     for (var, values) in matrix {
         if values.is_empty() {
@@ -172,7 +223,8 @@ fn expand(matrix: &IndexMap<String, Vec<serde_yaml::Value>>) -> Result<Vec<Vec<(
         let mut next = Vec::new();
         for combo in &combos {
             for v in values {
-                let v = serde_json::to_value(v).map_err(|e| format!("matrix value of `{var}`: {e}"))?;
+                let v =
+                    serde_json::to_value(v).map_err(|e| format!("matrix value of `{var}`: {e}"))?;
                 if v.is_object() || v.is_array() {
                     return Err(format!("matrix values must be scalars; `{var}` has {v}"));
                 }
@@ -191,13 +243,28 @@ fn substitute(s: &str, vars: &[(String, Value)]) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("${") {
+        // `$${x}` is a literal `${x}` (e.g. a shell variable in a cmd).
+        if rest[..start].ends_with('$') {
+            out.push_str(&rest[..start - 1]);
+            let end = rest[start..]
+                .find('}')
+                .map_or(rest.len(), |e| start + e + 1);
+            out.push_str(&rest[start..end]);
+            rest = &rest[end..];
+            continue;
+        }
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
         let var = &after[..end];
         let value = vars.iter().find(|(k, _)| k == var).ok_or_else(|| {
             let known: Vec<_> = vars.iter().map(|(k, _)| k.as_str()).collect();
-            format!("`${{{var}}}` is not a matrix variable of this stage (it has: [{}])", known.join(", "))
+            format!(
+                "`${{{var}}}` is not a matrix variable of this stage (it has: [{}]); write `$${{{var}}}` for a literal `${{{var}}}`",
+                known.join(", ")
+            )
         })?;
         out.push_str(&scalar_text(&value.1));
         rest = &after[end + 1..];
@@ -218,8 +285,16 @@ fn substitute_json(v: &Value, vars: &[(String, Value)]) -> Result<Value, String>
             }
             Value::String(substitute(s, vars)?)
         }
-        Value::Array(a) => Value::Array(a.iter().map(|x| substitute_json(x, vars)).collect::<Result<_, _>>()?),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| Ok((k.clone(), substitute_json(x, vars)?))).collect::<Result<_, String>>()?),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| substitute_json(x, vars))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| Ok((k.clone(), substitute_json(x, vars)?)))
+                .collect::<Result<_, String>>()?,
+        ),
         other => other.clone(),
     })
 }
@@ -239,26 +314,48 @@ stages:
     kind: cmd
     matrix: {model: [a, b], epochs: [1, 2]}
     inputs: [data]
-    params: {cmd: "echo ${model}", epochs: "${epochs}", tag: "m-${model}"}
+    params: {cmd: "echo ${model} $${HOME}", epochs: "${epochs}", tag: "m-${model}"}
 "#;
         let p = parse(Path::new("p.yaml"), text).expect("parse");
         let names: Vec<_> = p.stages.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["data", "train@a-1", "train@a-2", "train@b-1", "train@b-2"]);
+        assert_eq!(
+            names,
+            ["data", "train@a-1", "train@a-2", "train@b-1", "train@b-2"]
+        );
         let s = &p.stages[4];
         assert_eq!(s.params["epochs"], serde_json::json!(2));
-        assert_eq!(s.params["cmd"], serde_json::json!("echo b"));
+        assert_eq!(s.params["cmd"], serde_json::json!("echo b ${HOME}"));
         assert_eq!(s.params["tag"], serde_json::json!("m-b"));
     }
 
     #[test]
     fn errors_carry_positions() {
-        let e = parse(Path::new("p.yaml"), "stages:\n  a:\n    kind: cmd\n    colour: red\n").err().expect("error");
+        let e = parse(
+            Path::new("p.yaml"),
+            "stages:\n  a:\n    kind: cmd\n    colour: red\n",
+        )
+        .err()
+        .expect("error");
         assert_eq!((e.line, e.col), (Some(4), Some(5)));
-        assert!(e.message.contains("unknown field `colour`"), "{}", e.message);
-        let e = parse(Path::new("p.yaml"), "stages:\n  a:\n    kind: cmd\n    inputs: [\"${x}\"]\n").err().expect("error");
+        assert!(
+            e.message.contains("unknown field `colour`"),
+            "{}",
+            e.message
+        );
+        let e = parse(
+            Path::new("p.yaml"),
+            "stages:\n  a:\n    kind: cmd\n    inputs: [\"${x}\"]\n",
+        )
+        .err()
+        .expect("error");
         assert!(e.message.contains("not a matrix variable"), "{}", e.message);
         assert_eq!(e.line, Some(4));
-        let e = parse(Path::new("p.yaml"), "stages:\n  a:\n    kind: cmd\n    resources: {cpus: many}\n").err().expect("error");
+        let e = parse(
+            Path::new("p.yaml"),
+            "stages:\n  a:\n    kind: cmd\n    resources: {cpus: many}\n",
+        )
+        .err()
+        .expect("error");
         assert!(e.message.contains("invalid type"), "{}", e.message);
     }
 }

@@ -26,7 +26,10 @@ impl GitState {
         let head = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
         let mut opts = StatusOptions::new();
         opts.include_untracked(false).include_ignored(false);
-        let dirty = repo.statuses(Some(&mut opts)).map(|s| !s.is_empty()).unwrap_or(false);
+        let dirty = repo
+            .statuses(Some(&mut opts))
+            .map(|s| !s.is_empty())
+            .unwrap_or(false);
         let mut not_at_head = Vec::new();
         if let Some(tree) = head.as_ref().and_then(|c| c.tree().ok()) {
             for (path, blob) in sources {
@@ -37,6 +40,10 @@ impl GitState {
                 }
             }
         }
-        GitState { commit: head.map(|c| c.id().to_string()), dirty, sources_not_at_head: not_at_head }
+        GitState {
+            commit: head.map(|c| c.id().to_string()),
+            dirty,
+            sources_not_at_head: not_at_head,
+        }
     }
 }

@@ -5,7 +5,7 @@ mod git;
 pub mod record;
 
 pub use git::GitState;
-pub use record::{ActionRecord, Provenance};
+pub use record::{ActionRecord, Provenance, RecordHead};
 
 /// Peak resident memory of this process and its waited-for children, in bytes.
 pub fn peak_memory_bytes() -> u64 {

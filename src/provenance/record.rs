@@ -2,7 +2,7 @@
 
 use crate::engine::key::KeyComponents;
 use crate::pipeline::Resources;
-use crate::store::{ActionKey, Digest, Store, StoreError};
+use crate::store::{ActionKey, Digest, Store, StoreError, TreeEntry};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -33,7 +33,49 @@ pub struct ActionRecord {
     pub components: KeyComponents,
     /// Digest of the output tree.
     pub output: Digest,
+    /// The tree's files, so checking that outputs are present needs no object reads.
+    pub files: Vec<TreeEntry>,
     pub provenance: Provenance,
+}
+
+/// What planning needs of a record, parsed without the provenance: the no-op path reads one
+/// per stage, so it must be cheap.
+#[derive(Debug, Deserialize)]
+pub struct RecordHead {
+    pub key: ActionKey,
+    pub components: KeyComponents,
+    pub output: Digest,
+    pub files: Vec<TreeEntry>,
+}
+
+impl RecordHead {
+    /// The record for `components` (whose key is `key`), if one exists and really is for them.
+    /// Comparing the components structurally checks the record as hashing them would.
+    pub fn load(
+        store: &Store,
+        key: &ActionKey,
+        components: &KeyComponents,
+    ) -> Result<Option<RecordHead>, StoreError> {
+        let Some(bytes) = store.get_action(key)? else {
+            return Ok(None);
+        };
+        let bad = |message: String| StoreError::BadRecord {
+            path: store.root().join("actions"),
+            message,
+        };
+        let head: RecordHead =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("{key}: {e}")))?;
+        if head.key != *key || head.components != *components {
+            return Err(bad(format!(
+                "{key}: its components are not the ones that hash to its name"
+            )));
+        }
+        Ok(Some(head))
+    }
+
+    pub fn outputs_present(&self, store: &Store) -> bool {
+        store.contains(&self.output) && self.files.iter().all(|e| store.contains(&e.digest))
+    }
 }
 
 impl ActionRecord {
@@ -42,20 +84,40 @@ impl ActionRecord {
         let Some(bytes) = store.get_action(key)? else {
             return Ok(None);
         };
-        let bad = |message: String| StoreError::BadRecord { path: store.root().join("actions"), message };
-        let rec: ActionRecord = serde_json::from_slice(&bytes).map_err(|e| bad(format!("{key}: {e}")))?;
+        let bad = |message: String| StoreError::BadRecord {
+            path: store.root().join("actions"),
+            message,
+        };
+        let rec: ActionRecord =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("{key}: {e}")))?;
         if rec.key != *key || rec.components.key() != *key {
-            return Err(bad(format!("{key}: its components hash to {}, not to its name", rec.components.key())));
+            return Err(bad(format!(
+                "{key}: its components hash to {}, not to its name",
+                rec.components.key()
+            )));
         }
         Ok(Some(rec))
     }
 
+    /// True when the output tree and every file object are in the store.
+    pub fn outputs_present(&self, store: &Store) -> bool {
+        store.contains(&self.output) && self.files.iter().all(|e| store.contains(&e.digest))
+    }
+
     /// Publish: the outputs must already be in the store. Indexes producers for `audit`.
     pub fn publish(&self, store: &Store) -> Result<(), StoreError> {
-        let tree = store.read_tree(&self.output)?;
-        store.put_action(&self.key, &serde_json::to_vec_pretty(self).expect("record serializes"))?;
+        if !self.outputs_present(store) {
+            return Err(StoreError::Refused(format!(
+                "refusing to publish action {}: its outputs are not all in the store",
+                self.key
+            )));
+        }
+        store.put_action(
+            &self.key,
+            &serde_json::to_vec_pretty(self).expect("record serializes"),
+        )?;
         store.index_producer(&self.output, &self.key)?;
-        for e in &tree.entries {
+        for e in &self.files {
             store.index_producer(&e.digest, &self.key)?;
         }
         if let Some(log) = &self.provenance.log {

@@ -25,7 +25,9 @@ impl StageKind for Cmd {
         match params.get("cmd") {
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(params.clone()),
             Some(_) => Err("`cmd` must be a non-empty string".into()),
-            None => Err("a `cmd` stage needs `params: {cmd: \"...\"}`, the shell command to run".into()),
+            None => {
+                Err("a `cmd` stage needs `params: {cmd: \"...\"}`, the shell command to run".into())
+            }
         }
     }
 
@@ -33,7 +35,10 @@ impl StageKind for Cmd {
         let command = ctx.params["cmd"].as_str().unwrap_or_default().to_string();
         let work = ctx.out_dir.parent().unwrap_or(&ctx.out_dir).to_path_buf();
         let params_path = work.join("params.json");
-        std::fs::write(&params_path, serde_json::to_vec_pretty(&ctx.params).unwrap_or_default())?;
+        std::fs::write(
+            &params_path,
+            serde_json::to_vec_pretty(&ctx.params).unwrap_or_default(),
+        )?;
         let in_dir = &ctx.in_dir;
         std::fs::create_dir_all(in_dir)?;
         let status = Command::new("sh")
@@ -49,7 +54,9 @@ impl StageKind for Cmd {
         if status.success() {
             Ok(())
         } else {
-            Err(StageError::Failed(format!("command exited with {status}: {command}")))
+            Err(StageError::Failed(format!(
+                "command exited with {status}: {command}"
+            )))
         }
     }
 }

@@ -28,13 +28,26 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("object {digest} is corrupt: its content hashes to {actual}; it has been moved to {quarantine} (rerun to recompute it)")]
-    Corrupt { digest: Digest, actual: Digest, quarantine: PathBuf },
+    Corrupt {
+        digest: Digest,
+        actual: Digest,
+        quarantine: PathBuf,
+    },
     #[error("object {0} is not in the store (it was deleted or never pushed); rerun the stage that makes it")]
     Missing(Digest),
-    #[error("object {digest} cannot be decompressed ({message}); it has been moved to {quarantine}")]
-    Undecodable { digest: Digest, message: String, quarantine: PathBuf },
+    #[error(
+        "object {digest} cannot be decompressed ({message}); it has been moved to {quarantine}"
+    )]
+    Undecodable {
+        digest: Digest,
+        message: String,
+        quarantine: PathBuf,
+    },
     #[error("action record {path} is invalid: {message}")]
     BadRecord { path: PathBuf, message: String },
     #[error("{0}")]
@@ -42,7 +55,10 @@ pub enum StoreError {
 }
 
 pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A store rooted at a directory.
@@ -54,7 +70,16 @@ pub struct Store {
 impl Store {
     /// Open (creating the layout if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        for sub in ["objects/sha256", "actions/sha256", "index/sha256", "refs/stages", "tmp", "work", "logs", "checkpoints"] {
+        for sub in [
+            "objects/sha256",
+            "actions/sha256",
+            "index/sha256",
+            "refs/stages",
+            "tmp",
+            "work",
+            "logs",
+            "checkpoints",
+        ] {
             let p = root.join(sub);
             std::fs::create_dir_all(&p).map_err(io_at(&p))?;
         }

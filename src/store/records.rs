@@ -41,7 +41,9 @@ impl Store {
 
     fn ref_path(&self, stage: &str) -> PathBuf {
         // Stage names may hold `@`, `=`, `,`; `/` is the only character a file name cannot.
-        self.root().join("refs/stages").join(stage.replace('/', "%2F"))
+        self.root()
+            .join("refs/stages")
+            .join(stage.replace('/', "%2F"))
     }
 
     pub fn put_action(&self, key: &ActionKey, record: &[u8]) -> Result<(), StoreError> {
@@ -117,7 +119,11 @@ impl Store {
     }
 
     pub fn get_checkpoint(&self, key: &ActionKey) -> Option<Digest> {
-        fs::read_to_string(self.checkpoint_path(key)).ok()?.trim().parse().ok()
+        fs::read_to_string(self.checkpoint_path(key))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// A finished action needs no checkpoint.

@@ -49,9 +49,17 @@ impl Store {
         let mut tree = Tree::default();
         for rel in files {
             let path = dir.join(&rel);
-            let mode = fs::metadata(&path).map_err(io_at(&path))?.permissions().mode();
+            let mode = fs::metadata(&path)
+                .map_err(io_at(&path))?
+                .permissions()
+                .mode();
             let (digest, size) = self.put_file(&path)?;
-            tree.entries.push(TreeEntry { path: rel, digest, size, executable: mode & 0o111 != 0 });
+            tree.entries.push(TreeEntry {
+                path: rel,
+                digest,
+                size,
+                executable: mode & 0o111 != 0,
+            });
         }
         let digest = self.put_bytes(&serde_json::to_vec(&tree).expect("Tree serializes"))?;
         Ok((digest, tree))
@@ -74,12 +82,20 @@ impl Store {
 
     /// True when the tree manifest and every object it lists are present.
     pub fn tree_complete(&self, d: &Digest) -> bool {
-        self.contains(d) && self.read_tree(d).is_ok_and(|t| t.entries.iter().all(|e| self.contains(&e.digest)))
+        self.contains(d)
+            && self
+                .read_tree(d)
+                .is_ok_and(|t| t.entries.iter().all(|e| self.contains(&e.digest)))
     }
 
     /// Write a tree's files under `dest`, verifying each; `read_only` drops write permission so
     /// a stage cannot alter its inputs in place.
-    pub fn materialize(&self, d: &Digest, dest: &Path, read_only: bool) -> Result<Tree, StoreError> {
+    pub fn materialize(
+        &self,
+        d: &Digest,
+        dest: &Path,
+        read_only: bool,
+    ) -> Result<Tree, StoreError> {
         let tree = self.read_tree(d)?;
         fs::create_dir_all(dest).map_err(io_at(dest))?;
         for e in &tree.entries {
@@ -136,14 +152,27 @@ mod tests {
         assert_eq!(d, d2, "same content, same tree digest");
         let out = dir.path().join("out");
         store.materialize(&d, &out, true).expect("materialize");
-        assert_eq!(fs::read_to_string(out.join("sub/b.txt")).expect("read"), "b");
-        let mode = fs::metadata(out.join("a.txt")).expect("stat").permissions().mode();
+        assert_eq!(
+            fs::read_to_string(out.join("sub/b.txt")).expect("read"),
+            "b"
+        );
+        let mode = fs::metadata(out.join("a.txt"))
+            .expect("stat")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o222, 0, "inputs are read-only");
 
         let evil = Tree {
-            entries: vec![TreeEntry { path: "../x".into(), digest: Digest::of(b""), size: 0, executable: false }],
+            entries: vec![TreeEntry {
+                path: "../x".into(),
+                digest: Digest::of(b""),
+                size: 0,
+                executable: false,
+            }],
         };
-        let ed = store.put_bytes(&serde_json::to_vec(&evil).expect("json")).expect("put");
+        let ed = store
+            .put_bytes(&serde_json::to_vec(&evil).expect("json"))
+            .expect("put");
         assert!(matches!(store.read_tree(&ed), Err(StoreError::Refused(_))));
     }
 }

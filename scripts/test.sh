@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up (idempotent) and runs the whole test suite: formatting, lints, unit and integration
+# tests, with libtorch (the ML and data tests run on the real data the set-up installs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+# shellcheck disable=SC1091
+[[ -z "${REPRO_NO_TORCH:-}" ]] && . .deps/libtorch.env && export LIBTORCH
+features=(); [[ -z "${REPRO_NO_TORCH:-}" ]] && features=(--features torch)
+cargo fmt --check
+cargo clippy --release --locked --all-targets "${features[@]}" -- -D warnings
+cargo test --release --locked "${features[@]}"

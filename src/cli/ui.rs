@@ -1,0 +1,171 @@
+//! All terminal output of `repro run` goes through here: progress bars on a terminal, plain
+//! lines otherwise (CI logs, pipes).
+
+use crate::engine::exec::{Reporter, RunSummary};
+use crate::store::ActionKey;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub fn error(message: &str) {
+    eprintln!("error: {message}");
+}
+
+pub struct RunUi {
+    /// `None` when plain lines are printed.
+    bars: Option<Bars>,
+    /// With `--json`, human lines go to stderr so stdout stays machine-readable.
+    quiet_stdout: bool,
+}
+
+struct Bars {
+    multi: MultiProgress,
+    dag: ProgressBar,
+    stages: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl RunUi {
+    pub fn new(json: bool) -> RunUi {
+        let bars = std::io::stderr().is_terminal().then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let dag = multi.add(ProgressBar::new(0));
+            dag.set_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} stages {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            Bars {
+                multi,
+                dag,
+                stages: Mutex::new(HashMap::new()),
+            }
+        });
+        RunUi {
+            bars,
+            quiet_stdout: json,
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match &self.bars {
+            Some(b) => {
+                let _ = b.multi.println(text);
+            }
+            None if self.quiet_stdout => eprintln!("{text}"),
+            None => println!("{text}"),
+        }
+    }
+
+    fn stage_done(&self, stage: &str) {
+        if let Some(b) = &self.bars {
+            if let Some(pb) = b.stages.lock().expect("ui lock").remove(stage) {
+                pb.finish_and_clear();
+                b.multi.remove(&pb);
+            }
+            b.dag.inc(1);
+        }
+    }
+}
+
+impl Reporter for RunUi {
+    fn begin(&self, total: usize) {
+        if let Some(b) = &self.bars {
+            b.dag.set_length(total as u64);
+            b.dag.enable_steady_tick(Duration::from_millis(200));
+        }
+    }
+
+    fn cached(&self, stage: &str) {
+        if let Some(b) = &self.bars {
+            b.dag.inc(1);
+            b.dag.set_message(format!("(cached {stage})"));
+        }
+    }
+
+    fn started(&self, stage: &str, key: &ActionKey) {
+        match &self.bars {
+            Some(b) => {
+                let pb = b.multi.add(ProgressBar::new_spinner());
+                pb.set_style(
+                    ProgressStyle::with_template("  {spinner} {prefix} {elapsed} {wide_msg}")
+                        .expect("valid template"),
+                );
+                pb.set_prefix(stage.to_string());
+                pb.enable_steady_tick(Duration::from_millis(120));
+                b.stages
+                    .lock()
+                    .expect("ui lock")
+                    .insert(stage.to_string(), pb);
+            }
+            None => self.line(&format!("run    {stage} ({})", key.0.short())),
+        }
+    }
+
+    fn progress(&self, stage: &str, done: u64, total: u64, message: &str) {
+        if let Some(b) = &self.bars {
+            if let Some(pb) = b.stages.lock().expect("ui lock").get(stage) {
+                let frac = if total > 0 {
+                    format!("{done}/{total} ")
+                } else {
+                    String::new()
+                };
+                pb.set_message(format!("{frac}{message}"));
+            }
+        }
+    }
+
+    fn finished(&self, stage: &str, seconds: f64) {
+        self.stage_done(stage);
+        self.line(&format!("done   {stage} ({seconds:.1} s)"));
+    }
+
+    fn failed(&self, stage: &str, message: &str, log: Option<&Path>) {
+        self.stage_done(stage);
+        self.line(&format!("FAILED {stage}: {message}"));
+        if let Some(log) = log {
+            if let Ok(text) = std::fs::read_to_string(log) {
+                let lines: Vec<&str> = text.lines().collect();
+                for l in &lines[lines.len().saturating_sub(15)..] {
+                    self.line(&format!("  | {l}"));
+                }
+            }
+            self.line(&format!("  full log: {}", log.display()));
+        }
+    }
+
+    fn note(&self, message: &str) {
+        self.line(message);
+    }
+
+    fn end(&self) {
+        if let Some(b) = &self.bars {
+            b.dag.finish_and_clear();
+        }
+    }
+}
+
+pub fn summary(s: &RunSummary) {
+    let mut parts = vec![
+        format!("{} executed", s.executed.len()),
+        format!("{} cached", s.cached.len()),
+    ];
+    if !s.failed.is_empty() {
+        parts.push(format!(
+            "{} failed ({})",
+            s.failed.len(),
+            s.failed.join(", ")
+        ));
+    }
+    if !s.not_run.is_empty() {
+        parts.push(format!("{} not run", s.not_run.len()));
+    }
+    if s.interrupted {
+        parts.push("interrupted".into());
+    }
+    println!("{}", parts.join(", "));
+}

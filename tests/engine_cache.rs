@@ -1,0 +1,139 @@
+//! The cache: what reruns and what does not, on real small pipelines of `cmd` stages.
+
+mod common;
+use common::Repo;
+
+const PIPELINE: &str = r#"
+stages:
+  data:
+    kind: cmd
+    params: {cmd: "cat input.txt > $REPRO_OUT/data.txt", n: 1}
+    deps: [input.txt]
+  model:
+    kind: cmd
+    inputs: [data]
+    params: {cmd: "wc -c < $REPRO_IN/data/data.txt > $REPRO_OUT/size.txt; echo ran >> model-runs.log", lr: 0.1}
+  report:
+    kind: cmd
+    inputs: [model]
+    params: {cmd: "cp $REPRO_IN/model/size.txt $REPRO_OUT/report.txt"}
+"#;
+
+fn repo() -> Repo {
+    let r = Repo::new(PIPELINE);
+    r.write("input.txt", "hello\n");
+    r.write("README.md", "docs\n");
+    r
+}
+
+#[test]
+fn first_run_executes_all_second_nothing() {
+    let r = repo();
+    let first = r.run_ok(&[]);
+    assert_eq!(first.names("executed"), ["data", "model", "report"]);
+    let second = r.run_ok(&[]);
+    assert!(second.names("executed").is_empty(), "{}", second.stdout);
+    assert_eq!(second.names("cached").len(), 3);
+    let out = tempfile::tempdir().expect("tempdir");
+    let dest = out.path().join("x");
+    let e = r.repro(&["export", "report", dest.to_str().expect("utf8")]);
+    assert_eq!(e.code, 0, "{}", e.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("report.txt"))
+            .expect("exported")
+            .trim(),
+        "6"
+    );
+}
+
+#[test]
+fn param_change_reruns_stage_and_dependents_only() {
+    let r = repo();
+    r.run_ok(&[]);
+    r.write("pipeline.yaml", &PIPELINE.replace("lr: 0.1", "lr: 0.05"));
+    let status = r.repro(&["status", "--json"]).json();
+    let model = status
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|s| s["stage"] == "model")
+        .expect("model")
+        .clone();
+    assert_eq!(model["state"], "stale");
+    assert_eq!(model["reasons"][0], "param lr changed 0.1 → 0.05");
+    let report = status
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|s| s["stage"] == "report")
+        .expect("report")
+        .clone();
+    assert_eq!(report["reasons"][0], "input model is stale");
+    let run = r.run_ok(&[]);
+    assert_eq!(
+        run.names("executed"),
+        ["model"],
+        "report's input is byte-identical: early cutoff"
+    );
+    assert_eq!(run.names("cached"), ["data", "report"]);
+}
+
+#[test]
+fn deps_change_reruns_and_unrelated_change_does_not() {
+    let r = repo();
+    r.run_ok(&[]);
+    r.write("README.md", "edited docs\n");
+    r.write("unrelated.txt", "x");
+    assert!(r.run_ok(&[]).names("executed").is_empty());
+    r.write("input.txt", "hello world\n");
+    let status = r.repro(&["status", "--json"]).json();
+    assert_eq!(status[0]["reasons"][0], "dep input.txt changed");
+    assert_eq!(r.run_ok(&[]).names("executed"), ["data", "model", "report"]);
+}
+
+#[test]
+fn early_cutoff_stops_at_identical_outputs() {
+    let r = repo();
+    r.run_ok(&[]);
+    // Same output, different command: data reruns, nothing after it does.
+    r.write(
+        "pipeline.yaml",
+        &PIPELINE.replace(
+            "cat input.txt > $REPRO_OUT/data.txt",
+            "cp input.txt $REPRO_OUT/data.txt",
+        ),
+    );
+    let run = r.run_ok(&[]);
+    assert_eq!(run.names("executed"), ["data"]);
+    assert_eq!(
+        r.read("model-runs.log").lines().count(),
+        1,
+        "model ran once, in the first run"
+    );
+}
+
+#[test]
+fn force_and_targets() {
+    let r = repo();
+    let run = r.run_ok(&["model"]);
+    assert_eq!(run.names("executed"), ["data", "model"]);
+    let run = r.run_ok(&["--force", "model"]);
+    assert_eq!(run.names("executed"), ["model"]);
+    assert_eq!(run.names("cached"), ["data"]);
+    let bad = r.repro(&["run", "nope"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("`nope` is not a stage"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn dry_run_runs_nothing() {
+    let r = repo();
+    let d = r.repro(&["run", "--dry-run"]);
+    assert_eq!(d.code, 0);
+    assert!(d.stdout.contains("would run 3 of 3"), "{}", d.stdout);
+    assert!(!r.path().join("store/refs/stages/data").exists());
+}
