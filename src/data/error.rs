@@ -102,3 +102,13 @@ impl BadCounter {
         Ok(())
     }
 }
+
+/// A path from params: absolute as given, relative to the repository root otherwise.
+pub fn resolve(repo_root: &Path, p: &str) -> PathBuf {
+    let path = Path::new(p);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        repo_root.join(path)
+    }
+}

@@ -3,8 +3,12 @@
 pub mod dataset;
 pub mod error;
 pub mod idx;
+pub mod imagefolder;
 pub mod imageops;
+pub mod imagenot;
+pub mod imagenot_output;
 pub mod pool;
+pub mod pool_img2dataset;
 pub mod pool_mini;
 pub mod render;
 pub mod imagenet;

@@ -4,7 +4,11 @@
 //! reads its inputs and writes its outputs only through the [`StageContext`] it is given, so the
 //! same kind runs in the local executor, in `repro exec-stage` on another host, or in a test.
 
+pub mod caption_pool;
 pub mod cmd;
+pub mod dataset_import;
+pub mod imagenet_classes;
+pub mod wordnet;
 #[cfg(feature = "torch")]
 pub mod evaluate;
 pub mod rank_stats;
@@ -49,6 +53,10 @@ pub trait StageKind: Send + Sync {
 pub fn registry() -> Vec<Box<dyn StageKind>> {
     vec![
         Box::new(cmd::Cmd),
+        Box::new(wordnet::Wordnet),
+        Box::new(imagenet_classes::ImagenetClasses),
+        Box::new(caption_pool::CaptionPool),
+        Box::new(dataset_import::DatasetImport),
         Box::new(rank_stats::RankStats),
         Box::new(report::ReportKind),
         #[cfg(feature = "torch")]

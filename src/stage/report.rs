@@ -12,8 +12,8 @@
 //!     command: repro report                                                  # footer
 //! ```
 //! Without `comparisons:`, every input holding `stats.json` is used, in name order. The git
-//! commit in the footer comes from `REPRO_GIT_COMMIT` / `REPRO_GIT_DIRTY` when the engine sets
-//! them (the stage itself does not read git).
+//! commit in the footer is `REPRO_GIT_COMMIT` / `REPRO_GIT_DIRTY` when set, else the
+//! repository's HEAD and dirty flag at render time.
 
 use super::{StageContext, StageError, StageKind};
 use crate::report::{self, ArtifactRef, NamedStats, Provenance, ReportInputs};
@@ -108,11 +108,17 @@ impl StageKind for ReportKind {
                 result,
             });
         }
+        // The engine may pin the commit (REPRO_GIT_COMMIT / REPRO_GIT_DIRTY, also for tests);
+        // otherwise the repository's state at render time.
+        let git = crate::provenance::GitState::read(&ctx.repo_root, &[]);
         let provenance = Provenance {
             artifacts,
             git_commit: std::env::var("REPRO_GIT_COMMIT")
-                .unwrap_or_else(|_| "unknown (not recorded by the engine)".into()),
-            git_dirty: std::env::var("REPRO_GIT_DIRTY").is_ok_and(|v| v == "1" || v == "true"),
+                .ok()
+                .or(git.commit)
+                .unwrap_or_else(|| "unknown (not a git repository)".into()),
+            git_dirty: std::env::var("REPRO_GIT_DIRTY")
+                .map_or(git.dirty, |v| v == "1" || v == "true"),
             command: p.command.clone(),
             repro_version: env!("CARGO_PKG_VERSION").to_string(),
         };
@@ -121,5 +127,49 @@ impl StageKind for ReportKind {
             .map_err(|e| StageError::Failed(e.to_string()))?;
         ctx.progress(1, 1, "done");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{analyze, BootstrapConfig, Column, ColumnInfo};
+    use serde_json::json;
+
+    #[test]
+    fn renders_reports_citing_the_input_digest() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let models: Vec<String> = ["m0", "m1", "m2"].iter().map(|s| s.to_string()).collect();
+        let info = |l: &str| ColumnInfo {
+            label: l.into(),
+            source: "test".into(),
+            examples: None,
+        };
+        let r = analyze(
+            &models,
+            (info("a"), &Column::Fixed(vec![10.0, 30.0, 20.0])),
+            (info("b"), &Column::Fixed(vec![50.0, 70.0, 60.0])),
+            &BootstrapConfig::default(),
+        )
+        .expect("analysis");
+        let stats_dir = tmp.path().join("stats-ab");
+        std::fs::create_dir_all(&stats_dir).expect("mkdir");
+        let bytes = serde_json::to_vec_pretty(&r).expect("json");
+        std::fs::write(stats_dir.join("stats.json"), &bytes).expect("write");
+        let out = tmp.path().join("out");
+        std::fs::create_dir_all(&out).expect("mkdir");
+        let params = ReportKind.resolve_params(&json!({})).expect("defaults");
+        assert!(ReportKind
+            .resolve_params(&json!({"reports": ["nope"]}))
+            .is_err());
+        let mut ctx =
+            StageContext::detached("reports", params, out.clone(), tmp.path().to_path_buf());
+        ctx.inputs.insert("stats-ab".into(), stats_dir);
+        ReportKind.run(&mut ctx).expect("renders");
+        let readme = std::fs::read_to_string(out.join("fig1-rankings/README.md")).expect("README");
+        assert!(readme.contains(&Digest::of(&bytes).hex()), "{readme}");
+        assert!(readme.contains("`stats-ab/stats.json`"));
+        assert!(out.join("index.html").is_file());
+        assert!(out.join("table-accuracies/figure.png").is_file());
     }
 }

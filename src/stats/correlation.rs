@@ -65,7 +65,8 @@ pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
     if sxx <= 1e-24 * scale_x || syy <= 1e-24 * scale_y {
         return None;
     }
-    Some((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
+    // One square root of the product: identical columns then give exactly 1.
+    Some((sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0))
 }
 
 /// 1-based ranks, ascending, with tied values given the average of the ranks they span.

@@ -1,0 +1,407 @@
+//! The ImageNot builder: classes from WordNet, images from a caption pool, no human labels.
+//!
+//! The procedure of DESIGN.md §1 (after LAIONet, Shirali & Hardt 2023):
+//! 1. match captions against class lemmas: punctuation becomes space, caption and lemma are
+//!    padded with one space each side (so "ai" does not match "paid"); only lemmas unique
+//!    across the class set are used; captions matching more than one class are dropped;
+//! 2. embed each remaining caption and its class text `"<lemma> which is <definition>"` with
+//!    a sentence encoder and keep pairs whose cosine similarity reaches the cut;
+//! 3. keep up to `per_class` pairs per class, most similar first; drop classes left with fewer
+//!    than `min_per_class`; render or decode only those images; split train/val with a seed.
+//!
+//! The encoder is a trait object so that this file needs no tch: the stage passes the tch
+//! sentence encoder, tests may pass any embedder.
+
+use super::imagenet;
+use super::pool::PoolRecord;
+use super::wordnet::WordNet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Embeds texts as unit vectors.
+pub trait TextEmbedder {
+    fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, String>;
+}
+
+/// Lowercase, every non-alphanumeric character a space, words joined by single spaces.
+pub fn normalize(text: &str) -> String {
+    let mapped: String = text
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    mapped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// One candidate class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassDef {
+    pub wnid: String,
+    /// The lemma naming the class (its first lemma that is unique in the class set).
+    pub lemma: String,
+    /// Normalized lemmas used for matching (unique across the class set).
+    pub match_lemmas: Vec<String>,
+    pub definition: String,
+}
+
+impl ClassDef {
+    /// The text captions are compared with.
+    pub fn class_text(&self) -> String {
+        format!("{} which is {}", self.lemma, self.definition)
+    }
+}
+
+/// Classes for `wnids`, with lemmas unique across them. Wnids that are ImageNet-1k classes or
+/// unknown to WordNet are returned separately, never used.
+pub fn classes_from_wnids(
+    wn: &WordNet,
+    wnids: &[String],
+    imagenet1k: &BTreeSet<String>,
+) -> (Vec<ClassDef>, Vec<String>) {
+    let mut rejected = Vec::new();
+    let synsets: Vec<_> = wnids
+        .iter()
+        .filter_map(|w| match wn.get(w) {
+            Some(s) if !imagenet1k.contains(w) => Some(s),
+            _ => {
+                rejected.push(w.clone());
+                None
+            }
+        })
+        .collect();
+    let mut owners: HashMap<String, BTreeSet<&str>> = HashMap::new();
+    for s in &synsets {
+        for l in &s.lemmas {
+            owners.entry(normalize(l)).or_default().insert(&s.wnid);
+        }
+    }
+    let mut out = Vec::new();
+    for s in synsets {
+        let unique: Vec<&String> = s
+            .lemmas
+            .iter()
+            .filter(|l| owners[&normalize(l)].len() == 1 && !normalize(l).is_empty())
+            .collect();
+        let Some(first) = unique.first() else {
+            rejected.push(s.wnid.clone());
+            continue;
+        };
+        let mut match_lemmas: Vec<String> = unique.iter().map(|l| normalize(l)).collect();
+        match_lemmas.dedup();
+        out.push(ClassDef {
+            wnid: s.wnid.clone(),
+            lemma: first.replace('_', " "),
+            match_lemmas,
+            definition: s.definition().to_string(),
+        });
+    }
+    (out, rejected)
+}
+
+/// Lemma → class index, for n-gram lookup in captions.
+pub struct Matcher {
+    lemmas: HashMap<String, usize>,
+    max_words: usize,
+}
+
+impl Matcher {
+    pub fn new(classes: &[ClassDef]) -> Matcher {
+        let mut lemmas = HashMap::new();
+        let mut max_words = 1;
+        for (i, c) in classes.iter().enumerate() {
+            for l in &c.match_lemmas {
+                max_words = max_words.max(l.split(' ').count());
+                lemmas.insert(l.clone(), i);
+            }
+        }
+        Matcher { lemmas, max_words }
+    }
+
+    /// Classes whose lemmas occur in `caption` as whole words (padded-substring semantics).
+    pub fn classes_in(&self, caption: &str) -> BTreeSet<usize> {
+        let norm = normalize(caption);
+        let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+        let mut found = BTreeSet::new();
+        let mut gram = String::new();
+        for start in 0..words.len() {
+            gram.clear();
+            for (n, w) in words[start..].iter().take(self.max_words).enumerate() {
+                if n > 0 {
+                    gram.push(' ');
+                }
+                gram.push_str(w);
+                if let Some(&c) = self.lemmas.get(gram.as_str()) {
+                    found.insert(c);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// A selection rule over WordNet nouns: every noun that is not an ImageNet-1k class, ranked
+/// by how many pool captions match it alone, keeping those with at least `min_matches`.
+/// Lemma uniqueness is over all candidates, so polysemous words (seven senses of "dog") are
+/// never used: the same conservatism the paper applies within its class list.
+pub fn select_classes(
+    wn: &WordNet,
+    imagenet1k: &BTreeSet<String>,
+    pool: &[PoolRecord],
+    min_matches: usize,
+    max_classes: usize,
+) -> Vec<String> {
+    let all: Vec<String> = wn
+        .synsets
+        .keys()
+        .filter(|w| !imagenet1k.contains(*w))
+        .cloned()
+        .collect();
+    let (classes, _) = classes_from_wnids(wn, &all, imagenet1k);
+    let matcher = Matcher::new(&classes);
+    let mut counts = vec![0usize; classes.len()];
+    for r in pool {
+        let m = matcher.classes_in(&r.caption);
+        if m.len() == 1 {
+            counts[*m.iter().next().expect("one")] += 1;
+        }
+    }
+    let mut ranked: Vec<(usize, &str)> = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n >= min_matches)
+        .map(|(i, &n)| (n, classes[i].wnid.as_str()))
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    ranked
+        .into_iter()
+        .take(max_classes)
+        .map(|(_, w)| w.to_string())
+        .collect()
+}
+
+/// A caption that matched exactly one class, with its similarity to the class text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub pool_index: usize,
+    pub class: usize,
+    pub similarity: f32,
+}
+
+/// What matching and the similarity filter found, before any pixel is touched.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Per class: candidates that passed the cut, most similar first, at most `per_class`.
+    pub kept: Vec<Vec<Candidate>>,
+    /// Per class: single-class matches before the cut.
+    pub matched: Vec<usize>,
+    /// Per class: matches at or above the cut.
+    pub passed: Vec<usize>,
+    /// Captions matching two or more classes (dropped).
+    pub multi_class: usize,
+    /// Every single-class candidate with its similarity (for the report).
+    pub all: Vec<Candidate>,
+}
+
+/// Steps 1–3 (without pixels): match, embed, cut, rank.
+pub fn select(
+    classes: &[ClassDef],
+    pool: &[PoolRecord],
+    embedder: &mut dyn TextEmbedder,
+    cut: f32,
+    per_class: usize,
+) -> Result<Selection, String> {
+    let matcher = Matcher::new(classes);
+    let mut sel = Selection {
+        matched: vec![0; classes.len()],
+        passed: vec![0; classes.len()],
+        ..Default::default()
+    };
+    let mut singles: Vec<(usize, usize)> = Vec::new();
+    for (i, r) in pool.iter().enumerate() {
+        let m = matcher.classes_in(&r.caption);
+        match m.len() {
+            0 => {}
+            1 => singles.push((i, *m.iter().next().expect("one"))),
+            _ => sel.multi_class += 1,
+        }
+    }
+    // Embed each distinct text once: many icons share a name across sets.
+    let mut texts: Vec<String> = classes.iter().map(ClassDef::class_text).collect();
+    let mut text_index: HashMap<&str, usize> = HashMap::new();
+    let mut caption_slot = Vec::with_capacity(singles.len());
+    for &(i, _) in &singles {
+        let cap = pool[i].caption.as_str();
+        let next = classes.len() + text_index.len();
+        let slot = *text_index.entry(cap).or_insert(next);
+        if slot == next {
+            texts.push(cap.to_string());
+        }
+        caption_slot.push(slot);
+    }
+    let vecs = embedder.embed(&texts)?;
+    if vecs.len() != texts.len() {
+        return Err(format!(
+            "embedder returned {} vectors for {} texts",
+            vecs.len(),
+            texts.len()
+        ));
+    }
+    let mut per: Vec<Vec<Candidate>> = vec![Vec::new(); classes.len()];
+    for (&(i, c), &slot) in singles.iter().zip(&caption_slot) {
+        let similarity: f32 = vecs[c].iter().zip(&vecs[slot]).map(|(a, b)| a * b).sum();
+        let cand = Candidate {
+            pool_index: i,
+            class: c,
+            similarity,
+        };
+        sel.matched[c] += 1;
+        sel.all.push(cand.clone());
+        if similarity >= cut {
+            sel.passed[c] += 1;
+            per[c].push(cand);
+        }
+    }
+    for (c, list) in per.iter_mut().enumerate() {
+        // Most similar first; ties by pool key so the order never depends on the pool's order.
+        list.sort_by(|a, b| {
+            b.similarity
+                .total_cmp(&a.similarity)
+                .then_with(|| pool[a.pool_index].key.cmp(&pool[b.pool_index].key))
+        });
+        list.truncate(per_class);
+        debug_assert!(list.iter().all(|x| x.class == c));
+    }
+    sel.kept = per;
+    Ok(sel)
+}
+
+/// Histogram of similarities in `bins` equal bins over [lo, hi): (bin start, count).
+pub fn histogram(
+    values: impl Iterator<Item = f32>,
+    lo: f32,
+    hi: f32,
+    bins: usize,
+) -> Vec<(f32, usize)> {
+    let width = (hi - lo) / bins as f32;
+    let mut h = vec![0usize; bins];
+    for v in values {
+        let b = (((v - lo) / width).floor().max(0.0) as usize).min(bins - 1);
+        h[b] += 1;
+    }
+    h.into_iter()
+        .enumerate()
+        .map(|(i, n)| (lo + i as f32 * width, n))
+        .collect()
+}
+
+/// ImageNet-1k wnids as a set, from any file [`imagenet::read_wnids`] reads.
+pub fn wnid_set(path: &std::path::Path) -> Result<BTreeSet<String>, super::error::DataError> {
+    Ok(imagenet::read_wnids(path)?.into_iter().collect())
+}
+
+/// Per-class counts of licenses among the kept pairs (for the report and class table).
+pub fn licenses(sel: &Selection, pool: &[PoolRecord]) -> Vec<BTreeMap<String, usize>> {
+    sel.kept
+        .iter()
+        .map(|list| {
+            let mut m = BTreeMap::new();
+            for c in list {
+                *m.entry(pool[c.pool_index].license.clone()).or_insert(0) += 1;
+            }
+            m
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::wordnet::parse_line;
+
+    fn wn() -> WordNet {
+        let lines = [
+            "00000001 05 n 02 dog 0 domestic_dog 0 000 | a domesticated canid",
+            "00000002 05 n 01 hot_dog 0 000 | a sausage in a bun",
+            "00000003 05 n 01 ai 0 000 | artificial intelligence",
+            "00000004 05 n 02 pup 0 dog 0 000 | a young dog",
+        ];
+        WordNet {
+            synsets: lines
+                .iter()
+                .map(|l| parse_line(l).expect("p").expect("s"))
+                .map(|s| (s.wnid.clone(), s))
+                .collect(),
+        }
+    }
+
+    struct BagOfWords;
+    impl TextEmbedder for BagOfWords {
+        fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let mut v = vec![0f32; 16];
+                    for w in normalize(t).split(' ') {
+                        v[w.bytes().map(usize::from).sum::<usize>() % 16] += 1.0;
+                    }
+                    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+                    v.iter().map(|x| x / n).collect()
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn unique_lemmas_word_boundaries_and_multi_class_drop() {
+        let wids: Vec<String> = ["n00000001", "n00000002", "n00000003", "n00000004"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let inet: BTreeSet<String> = ["n00000003".to_string()].into_iter().collect();
+        let (classes, rejected) = classes_from_wnids(&wn(), &wids, &inet);
+        assert_eq!(
+            rejected,
+            vec!["n00000003"],
+            "ImageNet-1k classes are never used"
+        );
+        // "dog" belongs to two classes: only "domestic dog" and "pup" remain.
+        assert_eq!(classes[0].match_lemmas, vec!["domestic dog"]);
+        assert_eq!(classes[0].lemma, "domestic_dog".replace('_', " "));
+        let m = Matcher::new(&classes);
+        assert_eq!(m.classes_in("A Hot-Dog stand"), [1].into_iter().collect());
+        assert!(
+            m.classes_in("hotdogs and puppies").is_empty(),
+            "no match inside words"
+        );
+        assert_eq!(m.classes_in("pup eating a hot dog").len(), 2);
+        let rec = |k: &str, c: &str| PoolRecord {
+            key: k.into(),
+            caption: c.into(),
+            width: 1,
+            height: 1,
+            source: "t".into(),
+            license: "MIT".into(),
+            url: String::new(),
+        };
+        let pool = vec![
+            rec("a", "pup"),
+            rec("b", "pup eating a hot dog"),
+            rec("c", "hot dog"),
+            rec("d", "pup, a young dog"),
+        ];
+        let sel = select(&classes, &pool, &mut BagOfWords, -1.0, 1).expect("select");
+        assert_eq!(sel.multi_class, 1);
+        assert_eq!(sel.matched, vec![0, 1, 2]);
+        assert_eq!(sel.kept[2].len(), 1, "per_class caps the class");
+        assert_eq!(
+            pool[sel.kept[2][0].pool_index].key, "d",
+            "the most similar caption is kept first"
+        );
+        let h = histogram([0.1f32, 0.5, 0.99, 2.0].into_iter(), 0.0, 1.0, 4);
+        assert_eq!(h.iter().map(|x| x.1).collect::<Vec<_>>(), vec![1, 0, 1, 2]);
+    }
+}
