@@ -137,3 +137,53 @@ fn dry_run_runs_nothing() {
     assert!(d.stdout.contains("would run 3 of 3"), "{}", d.stdout);
     assert!(!r.path().join("store/refs/stages/data").exists());
 }
+
+#[test]
+fn published_outputs_land_in_the_repo_and_report_rewrites_them() {
+    let r = Repo::new(
+        "stages:\n  rep:\n    kind: cmd\n    publish: reports\n    params: {cmd: \"mkdir -p $REPRO_OUT/fig1 && echo v1 > $REPRO_OUT/fig1/README.md\"}\n",
+    );
+    r.write("reports/keep.txt", "hand-written\n");
+    r.run_ok(&[]);
+    assert_eq!(r.read("reports/fig1/README.md"), "v1\n");
+    std::fs::remove_dir_all(r.path().join("reports/fig1")).expect("rm");
+    let out = r.repro(&["report"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        r.read("reports/fig1/README.md"),
+        "v1\n",
+        "rewritten from the store"
+    );
+    assert_eq!(
+        r.read("reports/keep.txt"),
+        "hand-written\n",
+        "other files are left alone"
+    );
+    r.write(
+        "pipeline.yaml",
+        &r.read("pipeline.yaml").replace("v1", "v2"),
+    );
+    let out = r.repro(&["report"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("rep is stale") && out.stderr.contains("repro run rep"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        r.read("reports/fig1/README.md"),
+        "v1\n",
+        "nothing runs on `repro report`"
+    );
+    let bad = Repo::new(
+        "stages:\n  rep:\n    kind: cmd\n    publish: ../outside\n    params: {cmd: \"true\"}\n",
+    );
+    let out = bad.repro(&["status"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("pipeline.yaml:4:5")
+            && out.stderr.contains("inside the pipeline's folder"),
+        "{}",
+        out.stderr
+    );
+}

@@ -91,6 +91,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Rewrite the published folders (e.g. reports/) from the store, without running anything.
+    Report {
+        #[arg(long)]
+        json: bool,
+    },
     /// Rank and improvement statistics of a `model,a,b` CSV table.
     Stats(stats::StatsArgs),
     /// The architectures, with parameter counts at full size and at the configured scale.
@@ -128,6 +133,35 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let kinds = Kinds::registered();
     match &cli.command {
         Cmd::Stats(args) => stats::run(args).map(|()| 0),
+        Cmd::Report { json } => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            let engine = Engine::new(&pipeline, &store, &kinds);
+            let (published, stale) = engine.publish()?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"published": published, "stale": stale})
+                    )?
+                );
+            } else {
+                for p in &published {
+                    println!(
+                        "published {} ({} files) to {}",
+                        p.stage,
+                        p.files,
+                        p.dir.display()
+                    );
+                }
+                for s in &stale {
+                    eprintln!("not published: {s}");
+                }
+                if published.is_empty() && stale.is_empty() {
+                    println!("no stage has `publish:`; nothing to write");
+                }
+            }
+            Ok(if stale.is_empty() { 0 } else { 1 })
+        }
         #[cfg(feature = "torch")]
         Cmd::Models(args) => models::run(args).map(|()| 0),
         Cmd::ExecStage { key } => {
@@ -188,6 +222,18 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let exe = std::env::current_exe().context("locating the repro binary")?;
             let reporter = ui::RunUi::new(*json);
             let summary = exec::run(&engine, &opts, &reporter, &exe)?;
+            if summary.failed.is_empty() && !summary.interrupted {
+                // Refresh what people read (reports/); stages not in this run stay as they are.
+                let (published, _) = engine.publish()?;
+                for p in published.iter().filter(|_| !*json) {
+                    println!(
+                        "published {} ({} files) to {}",
+                        p.stage,
+                        p.files,
+                        p.dir.display()
+                    );
+                }
+            }
             if *json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {

@@ -7,6 +7,7 @@ pub mod exec;
 pub mod fingerprint;
 pub mod key;
 pub mod plan;
+pub mod publish;
 
 use crate::pipeline::graph::KindCatalog;
 use crate::pipeline::Pipeline;

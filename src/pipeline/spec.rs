@@ -41,6 +41,8 @@ struct StageSpec {
     resources: Resources,
     #[serde(default)]
     matrix: Option<IndexMap<String, Vec<serde_yaml::Value>>>,
+    #[serde(default)]
+    publish: Option<String>,
 }
 
 /// What a stage needs from the machine.
@@ -82,6 +84,9 @@ pub struct Stage {
     pub params: Value,
     pub deps: Vec<String>,
     pub resources: Resources,
+    /// A folder (relative to the pipeline's) that receives a copy of this stage's outputs
+    /// after a run and on `repro report`, e.g. `reports`: what people read, committed to git.
+    pub publish: Option<String>,
     /// Key path of this stage in the file, for error positions.
     pub(crate) yaml_path: String,
 }
@@ -150,6 +155,19 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 format!("stage name `{base}` may not be empty or contain `@`, `/` or spaces"),
             ));
         }
+        if let Some(dir) = &spec.publish {
+            let p = Path::new(dir);
+            if dir.is_empty()
+                || !p
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(parsed.error_at(
+                    &format!("{yaml_path}.publish"),
+                    format!("`publish: {dir}` must be a folder inside the pipeline's folder (relative, no `..`)"),
+                ));
+            }
+        }
         let params = yaml_to_json(&spec.params)
             .map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
         let combos = match &spec.matrix {
@@ -189,6 +207,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 params,
                 deps,
                 resources: spec.resources.clone(),
+                publish: spec.publish.clone(),
                 yaml_path: yaml_path.clone(),
             });
         }
