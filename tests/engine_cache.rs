@@ -187,3 +187,35 @@ fn published_outputs_land_in_the_repo_and_report_rewrites_them() {
         out.stderr
     );
 }
+
+#[test]
+fn gc_keeps_what_the_pipeline_needs() {
+    let r = repo();
+    r.run_ok(&[]);
+    r.write(
+        "pipeline.yaml",
+        &PIPELINE.replace("lr: 0.1", "lr: 0.2").replace(
+            "> $REPRO_OUT/size.txt",
+            "> $REPRO_OUT/size.txt; echo 0.2 > $REPRO_OUT/lr",
+        ),
+    );
+    r.run_ok(&[]);
+    let dry = r
+        .repro(&["gc", "--dry-run", "--grace-seconds", "0", "--json"])
+        .json();
+    assert_eq!(
+        dry["deleted_records"], 2,
+        "the superseded runs of model and report: {dry}"
+    );
+    let gc = r.repro(&["gc", "--grace-seconds", "0", "--json"]).json();
+    assert_eq!(gc["deleted_records"], 2);
+    assert!(gc["freed_bytes"].as_u64().expect("bytes") > 0);
+    let v = r.repro(&["verify", "--json"]);
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    assert!(
+        r.run_ok(&[]).names("executed").is_empty(),
+        "gc never deletes what the pipeline needs"
+    );
+    let young = r.repro(&["gc", "--json"]).json();
+    assert_eq!(young["deleted_objects"], 0);
+}

@@ -91,6 +91,17 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Delete store content the current pipeline no longer needs (safe beside a running `repro run`).
+    Gc {
+        /// Report what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep anything written within this many seconds (protects concurrent runs).
+        #[arg(long, default_value_t = 3600)]
+        grace_seconds: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Rewrite the published folders (e.g. reports/) from the store, without running anything.
     Report {
         #[arg(long)]
@@ -133,6 +144,25 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let kinds = Kinds::registered();
     match &cli.command {
         Cmd::Stats(args) => stats::run(args).map(|()| 0),
+        Cmd::Gc { dry_run, grace_seconds, json } => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            let engine = Engine::new(&pipeline, &store, &kinds);
+            let r = engine.gc(*dry_run, std::time::Duration::from_secs(*grace_seconds))?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                let verb = if r.dry_run { "would delete" } else { "deleted" };
+                println!(
+                    "{verb} {} objects and {} records ({:.1} MB); kept {} objects and {} records",
+                    r.deleted_objects,
+                    r.deleted_records,
+                    r.freed_bytes as f64 / 1e6,
+                    r.kept_objects,
+                    r.kept_records
+                );
+            }
+            Ok(0)
+        }
         Cmd::Report { json } => {
             let (pipeline, store) = load(&cli, &kinds)?;
             let engine = Engine::new(&pipeline, &store, &kinds);

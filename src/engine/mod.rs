@@ -5,6 +5,7 @@ pub mod action;
 pub mod deps;
 pub mod exec;
 pub mod fingerprint;
+pub mod gc;
 pub mod key;
 pub mod plan;
 pub mod publish;

@@ -131,3 +131,71 @@ impl Store {
         let _ = fs::remove_file(self.checkpoint_path(key));
     }
 }
+
+/// Removal, for garbage collection.
+impl Store {
+    /// Seconds since an object or record file was last written; `None` if it is gone.
+    pub fn age_of(&self, path: &std::path::Path) -> Option<std::time::Duration> {
+        fs::metadata(path).ok()?.modified().ok()?.elapsed().ok()
+    }
+
+    pub fn object_file(&self, d: &Digest) -> PathBuf {
+        self.object_path(d)
+    }
+
+    pub fn action_file(&self, key: &ActionKey) -> PathBuf {
+        self.action_path(key)
+    }
+
+    /// Delete an object; returns the bytes freed (compressed size on disk).
+    pub fn remove_object(&self, d: &Digest) -> u64 {
+        let path = self.object_path(d);
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let _ = fs::remove_file(self.index_path(d));
+        if fs::remove_file(&path).is_ok() {
+            size
+        } else {
+            0
+        }
+    }
+
+    pub fn remove_action(&self, key: &ActionKey) -> u64 {
+        let path = self.action_path(key);
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if fs::remove_file(&path).is_ok() {
+            size
+        } else {
+            0
+        }
+    }
+
+    /// Objects that checkpoints of unfinished actions point at.
+    pub fn checkpoint_objects(&self) -> Vec<Digest> {
+        let dir = self.root().join("checkpoints");
+        let Ok(entries) = fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| fs::read_to_string(e.path()).ok()?.trim().parse().ok())
+            .collect()
+    }
+
+    /// Keys of actions that are planned or running (`store/pending/`).
+    pub fn pending_actions(&self) -> Vec<ActionKey> {
+        let Ok(entries) = fs::read_dir(self.root().join("pending")) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .strip_suffix(".json")?
+                    .parse()
+                    .ok()
+                    .map(ActionKey)
+            })
+            .collect()
+    }
+}
