@@ -282,6 +282,31 @@ fn audit_walks_lineage_with_provenance() {
     assert!(p["peak_memory_bytes"].as_u64().expect("mem") > 0);
     assert!(p["log"].is_string());
     assert_eq!(lineage[0]["components"]["kind"], "cmd");
+    let intoto = r.repro(&["audit", "c", "--format", "in-toto"]);
+    assert_eq!(intoto.code, 0, "{}", intoto.stderr);
+    let statements: Vec<serde_json::Value> = intoto
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(statements.len(), 3);
+    let s = &statements[0];
+    assert_eq!(s["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(s["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(s["subject"][1]["name"], "c/c.txt");
+    assert_eq!(
+        s["subject"][1]["digest"]["sha256"],
+        lineage[0]["files"][0]["digest"]
+    );
+    let deps = s["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .expect("deps");
+    assert!(deps.iter().any(|d| d["name"] == "stage:b"
+        && d["digest"]["sha256"] == lineage[0]["components"]["inputs"]["b"]));
+    assert_eq!(
+        s["predicate"]["runDetails"]["metadata"]["startedOn"],
+        p["started"]
+    );
     let dot = r.repro(&["dag", "--format", "dot"]);
     assert!(dot.stdout.contains("\"a\" -> \"b\""), "{}", dot.stdout);
     let mermaid = r.repro(&["dag", "--format", "mermaid"]);

@@ -1,5 +1,6 @@
 //! `repro audit` (where did this come from?) and `repro verify` (is the store intact?).
 
+use super::AuditFormat;
 use crate::engine::Engine;
 use crate::provenance::ActionRecord;
 use crate::store::{ActionKey, Digest, Store};
@@ -76,10 +77,22 @@ fn lineage(store: &Store, root: ActionRecord) -> Vec<ActionRecord> {
     out
 }
 
-pub fn run(engine: &Engine, target: &str, json: bool) -> Result<i32> {
+pub fn run(engine: &Engine, target: &str, format: AuditFormat) -> Result<i32> {
     let (rec, note) = target_record(engine, target)?;
     let records = lineage(engine.store, rec);
-    if json {
+    if format == AuditFormat::InToto {
+        if let Some(n) = note {
+            eprintln!("note: {n}");
+        }
+        for rec in &records {
+            println!(
+                "{}",
+                serde_json::to_string(&crate::provenance::intoto::statement(rec))?
+            );
+        }
+        return Ok(0);
+    }
+    if format == AuditFormat::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(

@@ -75,6 +75,10 @@ enum Cmd {
         target: String,
         #[arg(long)]
         json: bool,
+        /// `text` (default), `json` (same as --json), or `in-toto`: one in-toto Statement v1
+        /// with a SLSA Provenance v1 predicate per action of the lineage, as JSON Lines.
+        #[arg(long, value_enum)]
+        format: Option<AuditFormat>,
     },
     /// Re-hash every object in the store and check every action record; exit 1 if any is bad.
     Verify {
@@ -112,6 +116,13 @@ enum Cmd {
     /// The architectures, with parameter counts at full size and at the configured scale.
     #[cfg(feature = "torch")]
     Models(models::ModelsArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AuditFormat {
+    Text,
+    Json,
+    InToto,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -309,10 +320,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             print!("{}", render_dag(&pipeline, *format));
             Ok(0)
         }
-        Cmd::Audit { target, json } => {
+        Cmd::Audit { target, json, format } => {
             let (pipeline, store) = load(&cli, &kinds)?;
             let engine = Engine::new(&pipeline, &store, &kinds);
-            audit::run(&engine, target, *json)
+            let format = format.unwrap_or(if *json { AuditFormat::Json } else { AuditFormat::Text });
+            audit::run(&engine, target, format)
         }
         Cmd::Verify { json } => {
             let store = Store::open(&cli.store)?;

@@ -2,6 +2,7 @@
 //! resources — recorded with every action. Only this module talks to git (git2).
 
 mod git;
+pub mod intoto;
 pub mod record;
 
 pub use git::GitState;
