@@ -39,7 +39,7 @@ impl Engine<'_> {
             }
         }
         let mut keep_objects: HashSet<Digest> = store.checkpoint_objects().into_iter().collect();
-        let mut keep_tree = |d: &Digest, keep: &mut HashSet<Digest>| {
+        let keep_tree = |d: &Digest, keep: &mut HashSet<Digest>| {
             keep.insert(*d);
             if let Ok(t) = store.read_tree(d) {
                 keep.extend(t.entries.iter().map(|e| e.digest));
