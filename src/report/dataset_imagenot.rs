@@ -306,17 +306,14 @@ impl Overview<'_> {
         let cell_h = ih + 34;
         let head = font(13.0).pos(Pos::new(HPos::Center, VPos::Top));
         let cap = font(10.0).pos(Pos::new(HPos::Center, VPos::Top));
-        let mut column: Vec<String> = Vec::new();
+        // Samples come grouped by class: a new lemma starts a new column.
+        let (mut c, mut r, mut last) = (-1i32, 0i32, None::<&str>);
         for s in self.samples {
-            if !column.contains(&s.lemma) {
-                column.push(s.lemma.clone());
+            if last == Some(s.lemma.as_str()) {
+                r += 1;
+            } else {
+                (c, r, last) = (c + 1, 0, Some(s.lemma.as_str()));
             }
-            let c = column.len() as i32 - 1;
-            let r = self.samples[..]
-                .iter()
-                .take_while(|t| !std::ptr::eq(*t, s))
-                .filter(|t| t.lemma == s.lemma)
-                .count() as i32;
             let x = c * cell_w + (cell_w - iw) / 2;
             let y = 30 + r * cell_h;
             if r == 0 {
