@@ -126,7 +126,7 @@ fn interrupted_training_resumes_to_identical_weights() {
 fn short_training_learns_and_stages_write_their_contract() {
     let tmp = tempfile::tempdir().expect("tmp");
     let data_dir = tmp.path().join("data");
-    let ds = fashion_subset(&data_dir, 3000, 1000);
+    fashion_subset(&data_dir, 3000, 1000);
     let train_out = tmp.path().join("train");
     std::fs::create_dir_all(&train_out).expect("mkdir");
 

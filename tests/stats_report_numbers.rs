@@ -109,9 +109,14 @@ fn readme_numbers_equal_the_artifact() {
             name: "stats-toy".into(),
             result: r.clone(),
         }],
+        datasets: Vec::new(),
     };
     let metas = report::render(&[], &inputs, &provenance, tmp.path()).expect("renders");
-    assert_eq!(metas.len(), 3);
+    assert_eq!(
+        metas.len(),
+        3,
+        "the dataset report is skipped without a dataset input"
+    );
 
     let md = std::fs::read_to_string(tmp.path().join("fig1-rankings/README.md")).expect("README");
     let rows = table_after(&md, "## Numbers");

@@ -2,7 +2,7 @@
 //! architecture in Python torch. For every architecture it writes, under `--out`:
 //! `<name>.init.safetensors` (initial weights), `<name>.json` (model config), `<name>.check.safetensors`
 //! (a fixed input and repro's eval-mode logits on it, so the Python side can prove it runs the same
-//! network), and finally `repro.json` with images/s per architecture.
+//! network), `repro-<name>.json` with its images/s, and `repro.json` with the run's settings.
 //!
 //! Each timed step is what `train` does per batch: forward (with Inception's auxiliary head),
 //! cross-entropy, backward, an SGD-momentum update with weight decay. Data are random tensors
@@ -162,10 +162,10 @@ fn main() {
         let secs = t0.elapsed().as_secs_f64();
         let ips = (args.steps as i64 * args.batch) as f64 / secs;
         eprintln!("repro  {name:<20} {params:>10} params  {ips:>8.1} img/s");
-        results.insert(
-            name.clone(),
-            serde_json::json!({"params": params, "images_per_s": ips}),
-        );
+        let row = serde_json::json!({"params": params, "images_per_s": ips});
+        let path = args.out.join(format!("repro-{name}.json"));
+        std::fs::write(path, row.to_string()).expect("write result");
+        results.insert(name.clone(), row);
     }
     let meta = serde_json::json!({"threads": args.threads, "batch": args.batch, "steps": args.steps, "image_size": args.image_size,
         "scale": args.scale, "device": if args.cuda {"cuda"} else {"cpu"}, "bf16": args.bf16, "results": results});

@@ -39,7 +39,7 @@ def make_div(v, d=8):
 def alexnet(nc, size, w, d, patch):
     small = size < 64
     c = lambda n: ch(n, w)
-    k0, s0, p0 = (3, 1, 1) if small else (11, 4, 2)
+    k0, s0, p0 = (3, 2, 1) if small else (11, 4, 2)
     m = nn.Module()
     m.features = nn.Sequential(
         nn.Conv2d(3, c(64), k0, s0, p0), nn.ReLU(True), nn.MaxPool2d(3, 2),
@@ -47,7 +47,7 @@ def alexnet(nc, size, w, d, patch):
         nn.Conv2d(c(192), c(384), 3, padding=1), nn.ReLU(True),
         nn.Conv2d(c(384), c(256), 3, padding=1), nn.ReLU(True),
         nn.Conv2d(c(256), c(256), 3, padding=1), nn.ReLU(True), nn.MaxPool2d(3, 2))
-    pool = 2 if small else 6
+    pool = 1 if small else 6
     h = c(4096)
     m.avgpool = nn.AdaptiveAvgPool2d(pool)
     m.classifier = nn.Sequential(nn.Dropout(0.5), nn.Linear(c(256) * pool * pool, h), nn.ReLU(True),
@@ -78,7 +78,7 @@ def resnet152(nc, size, w, d, patch):
     small = size < 64
     m = nn.Module()
     stem = ch(64, w)
-    m.conv1 = nn.Conv2d(3, stem, 3, 1, 1, bias=False) if small else nn.Conv2d(3, stem, 7, 2, 3, bias=False)
+    m.conv1 = nn.Conv2d(3, stem, 3, 2, 1, bias=False) if small else nn.Conv2d(3, stem, 7, 2, 3, bias=False)
     m.bn1 = nn.BatchNorm2d(stem)
     cin = stem
     for i, n in enumerate([3, 8, 36, 3]):
@@ -109,7 +109,7 @@ def densenet161(nc, size, w, d, patch):
     m = densenet.DenseNet(growth_rate=ch(48, w), block_config=tuple(blocks(n, d) for n in (6, 12, 36, 24)),
                           num_init_features=nf, num_classes=nc)
     if size < 64:
-        m.features.conv0 = nn.Conv2d(3, nf, 3, 1, 1, bias=False)
+        m.features.conv0 = nn.Conv2d(3, nf, 3, 2, 1, bias=False)
         m.features.pool0 = nn.Identity()
     return m
 
@@ -117,7 +117,7 @@ def densenet161(nc, size, w, d, patch):
 def inception_v3(nc, size, w, d, patch):
     c = lambda n: ch(n, w)
     small = size < 64
-    s1, pad = (1, 1) if small else (2, 0)
+    s1, pad = 2, (1 if small else 0)
     B = BasicConv2d
     m = nn.Module()
     m.Conv2d_1a_3x3 = B(3, c(32), kernel_size=3, stride=s1, padding=pad)
@@ -242,10 +242,7 @@ def mobilenet_v3_large(nc, size, w, d, patch):
         cfgs.append(mobilenetv3.InvertedResidualConfig(cin, k, e, o, se, act, s, 1, w))
         cfgs[-1].input_channels = cin
         cin = adj(o)
-    m = mobilenetv3.MobileNetV3(cfgs, last_channel=adj(1280), num_classes=nc)
-    if small:
-        m.features[0][0].stride = (1, 1)
-    return m
+    return mobilenetv3.MobileNetV3(cfgs, last_channel=adj(1280), num_classes=nc)
 
 
 EF_SETTINGS = [(True, 1, 3, 1, 32, 32, 4), (True, 4, 3, 2, 32, 64, 7), (True, 4, 3, 2, 64, 96, 7), (False, 4, 3, 2, 96, 192, 10),
@@ -261,11 +258,8 @@ def efficientnet_v2_l(nc, size, w, d, patch):
             cfgs.append(efficientnet.FusedMBConvConfig(e, k, s, adj(i), adj(o), layers))
         else:
             cfgs.append(efficientnet.MBConvConfig(e, k, s, adj(i), adj(o), layers))
-    m = efficientnet.EfficientNet(cfgs, dropout=0.4, stochastic_depth_prob=0.5, num_classes=nc,
-                                  norm_layer=partial(nn.BatchNorm2d, eps=1e-3), last_channel=adj(1280))
-    if size < 64:
-        m.features[0][0].stride = (1, 1)
-    return m
+    return efficientnet.EfficientNet(cfgs, dropout=0.4, stochastic_depth_prob=0.5, num_classes=nc,
+                                     norm_layer=partial(nn.BatchNorm2d, eps=1e-3), last_channel=adj(1280))
 
 
 def vit_b_16(nc, size, w, d, patch):

@@ -16,10 +16,10 @@ import mini_models
 
 out = sys.argv[1]
 meta = json.load(open(f"{out}/repro.json"))
+names = sys.argv[2:] or list(meta["results"])
 torch.set_num_threads(meta["threads"])
 device = meta["device"]
-results = {}
-for name in meta["results"]:
+for name in names:
     card = json.load(open(f"{out}/{name}.json"))
     model = mini_models.build(card).to(device)
     missing = model.load_state_dict(load_file(f"{out}/{name}.init.safetensors"), strict=True)
@@ -56,6 +56,6 @@ for name in meta["results"]:
         torch.cuda.synchronize()
     ips = steps * b / (time.perf_counter() - t0)
     params = sum(p.numel() for p in model.parameters())
-    print(f"torch  {name:<20} {params:>10} params  {ips:>8.1} img/s  same-network check: max|Δlogit| = {diff:.2e}", file=sys.stderr)
-    results[name] = {"params": params, "images_per_s": ips, "max_logit_diff": diff, "same_network": same}
-json.dump({"torch": torch.__version__, "results": results}, open(f"{out}/torch.json", "w"), indent=2)
+    print(f"torch  {name:<20} {params:>10} params  {ips:>8.1f} img/s  same-network check: max|Δlogit| = {diff:.2e}", file=sys.stderr)
+    row = {"params": params, "images_per_s": ips, "max_logit_diff": diff, "same_network": same, "torch": torch.__version__}
+    json.dump(row, open(f"{out}/torch-{name}.json", "w"))

@@ -7,7 +7,7 @@ use super::markdown::{
     interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS, STAT_DECIMALS,
 };
 use super::{primary, Provenance, Report, ReportError, ReportInputs};
-use crate::stats::RankStatsResult;
+use crate::stats::{ModelRow, RankStatsResult};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -92,6 +92,17 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult, p: &Provenance) -> Stri
     out
 }
 
+/// Vertical offset (in rank units) of model `i`'s label among the models tied with it, so
+/// tied names stack instead of overprinting.
+fn spread(models: &[ModelRow], i: usize, rank_of: fn(&ModelRow) -> f64) -> f64 {
+    let mine = rank_of(&models[i]);
+    let tied: Vec<usize> = (0..models.len())
+        .filter(|&j| rank_of(&models[j]) == mine)
+        .collect();
+    let pos = tied.iter().position(|&j| j == i).unwrap_or(0) as f64;
+    (pos - (tied.len() as f64 - 1.0) / 2.0) * -0.4
+}
+
 /// A rank as people write it: `3`, or `2.5` for a tie.
 fn rank(r: f64) -> String {
     if r.fract() == 0.0 {
@@ -149,12 +160,12 @@ impl Fig1<'_> {
                 .draw_series([
                     Text::new(
                         format!("{} {}", m.model, rank(m.rank_a)),
-                        (-0.06, ya),
+                        (-0.06, ya + spread(&r.models, i, |m| m.rank_a)),
                         left_anchor.clone(),
                     ),
                     Text::new(
                         format!("{} {}", rank(m.rank_b), m.model),
-                        (1.06, yb),
+                        (1.06, yb + spread(&r.models, i, |m| m.rank_b)),
                         right_anchor.clone(),
                     ),
                 ])

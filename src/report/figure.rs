@@ -79,11 +79,23 @@ pub fn render_figure<F: Figure>(fig: &F, dir: &Path) -> Result<(), ReportError> 
         fig.draw(&root).map_err(draw_err(&svg))?;
         root.present().map_err(msg).map_err(draw_err(&svg))?;
     }
+    fix_embedded_png(&svg)?;
     let png = dir.join("figure.png");
     {
         let root = BitMapBackend::new(&png, size).into_drawing_area();
         fig.draw(&root).map_err(draw_err(&png))?;
         root.present().map_err(msg).map_err(draw_err(&png))?;
+    }
+    Ok(())
+}
+
+/// plotters-svg embeds bitmaps as `data:png;base64,…`, which is not a MIME type; browsers
+/// want `data:image/png;base64,…`.
+fn fix_embedded_png(svg: &Path) -> Result<(), ReportError> {
+    let text = std::fs::read_to_string(svg).map_err(super::io_err(svg))?;
+    if text.contains("\"data:png;base64,") {
+        let fixed = text.replace("\"data:png;base64,", "\"data:image/png;base64,");
+        std::fs::write(svg, fixed).map_err(super::io_err(svg))?;
     }
     Ok(())
 }

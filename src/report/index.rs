@@ -48,9 +48,97 @@ pub fn write_index(dir: &Path) -> Result<(), ReportError> {
     std::fs::write(&path, html).map_err(io_err(&path))
 }
 
+/// Copy every report folder (a subfolder holding `report.json`) of `from` — a report stage's
+/// output tree — into `reports_dir`, replacing folders of the same id and keeping others, then
+/// rewrite `index.html` over all of them. Returns the ids copied. For `repro report`.
+pub fn install(from: &Path, reports_dir: &Path) -> Result<Vec<String>, ReportError> {
+    std::fs::create_dir_all(reports_dir).map_err(io_err(reports_dir))?;
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(from).map_err(io_err(from))? {
+        let src = entry.map_err(io_err(from))?.path();
+        if !src.join("report.json").is_file() {
+            continue;
+        }
+        let Some(id) = src.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        let dest = reports_dir.join(&id);
+        if dest.exists() {
+            std::fs::remove_dir_all(&dest).map_err(io_err(&dest))?;
+        }
+        copy_dir(&src, &dest)?;
+        ids.push(id);
+    }
+    ids.sort();
+    write_index(reports_dir)?;
+    Ok(ids)
+}
+
+fn copy_dir(src: &Path, dest: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dest).map_err(io_err(dest))?;
+    for entry in std::fs::read_dir(src).map_err(io_err(src))? {
+        let path = entry.map_err(io_err(src))?.path();
+        let target = dest.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(dir: &Path, id: &str, body: &str) {
+        let d = dir.join(id);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let meta = ReportMeta {
+            id: id.into(),
+            title: format!("{id} <title>"),
+            summary: "s & t".into(),
+        };
+        std::fs::write(
+            d.join("report.json"),
+            serde_json::to_vec(&meta).expect("json"),
+        )
+        .expect("write");
+        std::fs::write(d.join("README.md"), body).expect("write");
+    }
+
+    #[test]
+    fn install_replaces_same_ids_keeps_others_and_indexes_all() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (stage, reports) = (tmp.path().join("stage"), tmp.path().join("reports"));
+        report(&reports, "old-report", "kept");
+        report(&reports, "fig1-rankings", "stale");
+        report(&stage, "fig1-rankings", "fresh");
+        std::fs::create_dir_all(stage.join("not-a-report")).expect("mkdir");
+        assert_eq!(
+            install(&stage, &reports).expect("installs"),
+            ["fig1-rankings"]
+        );
+        let read = |p: &str| std::fs::read_to_string(reports.join(p)).expect("read");
+        assert_eq!(read("fig1-rankings/README.md"), "fresh");
+        assert_eq!(read("old-report/README.md"), "kept");
+        let index = read("index.html");
+        assert!(
+            index.contains("href=\"fig1-rankings/README.md\"")
+                && index.contains("href=\"old-report/README.md\"")
+        );
+        assert!(
+            index.contains("&lt;title&gt;") && index.contains("s &amp; t"),
+            "escaped"
+        );
+        assert!(!reports.join("not-a-report").exists());
+    }
 }

@@ -8,6 +8,7 @@
 //! caller passes in) and `report.json` (id and title, from which [`write_index`] builds
 //! `index.html`).
 
+mod dataset_imagenot;
 mod fig1_rankings;
 pub mod figure;
 mod index;
@@ -15,7 +16,7 @@ pub mod markdown;
 mod pairwise_improvement;
 mod table_accuracies;
 
-pub use index::write_index;
+pub use index::{install, write_index};
 
 use crate::stats::RankStatsResult;
 use serde::{Deserialize, Serialize};
@@ -75,10 +76,18 @@ pub struct NamedStats {
     pub result: RankStatsResult,
 }
 
+/// A dataset stage's output tree (for dataset reports), read in place.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedDataset {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
 /// Everything a report may draw. The first comparison is the primary one (Figure 1).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReportInputs {
     pub stats: Vec<NamedStats>,
+    pub datasets: Vec<NamedDataset>,
 }
 
 /// What [`write_index`] lists.
@@ -94,6 +103,11 @@ pub trait Report {
     /// Folder name under `reports/`, e.g. `fig1-rankings`.
     fn id(&self) -> &'static str;
     fn title(&self) -> &'static str;
+    /// Whether `inputs` hold what this report draws; when all reports are asked for, the
+    /// others are skipped.
+    fn applies(&self, inputs: &ReportInputs) -> bool {
+        !inputs.stats.is_empty()
+    }
     /// Write `figure.svg`, `figure.png` and `README.md` into `dir` (which exists); return a
     /// one-line summary for the index.
     fn render(
@@ -110,10 +124,11 @@ pub fn all() -> Vec<Box<dyn Report>> {
         Box::new(fig1_rankings::Fig1Rankings),
         Box::new(table_accuracies::TableAccuracies),
         Box::new(pairwise_improvement::PairwiseImprovement),
+        Box::new(dataset_imagenot::DatasetImageNot),
     ]
 }
 
-/// Render the reports named in `ids` (all when empty) into `out/<id>/`, then `out/index.html`.
+/// Render the reports named in `ids` (when empty, every report whose inputs are present) into `out/<id>/`, then `out/index.html`.
 pub fn render(
     ids: &[String],
     inputs: &ReportInputs,
@@ -134,10 +149,13 @@ pub fn render(
         }
     }
     let mut metas = Vec::new();
-    for r in reports
-        .iter()
-        .filter(|r| ids.is_empty() || ids.iter().any(|i| i == r.id()))
-    {
+    for r in reports.iter().filter(|r| {
+        if ids.is_empty() {
+            r.applies(inputs)
+        } else {
+            ids.iter().any(|i| i == r.id())
+        }
+    }) {
         let dir = out.join(r.id());
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let summary = r.render(inputs, provenance, &dir)?;

@@ -8,6 +8,8 @@ pub mod caption_pool;
 pub mod cmd;
 pub mod dataset_import;
 pub mod imagenet_classes;
+#[cfg(feature = "torch")]
+pub mod imagenot_build;
 pub mod wordnet;
 #[cfg(feature = "torch")]
 pub mod evaluate;
@@ -57,6 +59,8 @@ pub fn registry() -> Vec<Box<dyn StageKind>> {
         Box::new(imagenet_classes::ImagenetClasses),
         Box::new(caption_pool::CaptionPool),
         Box::new(dataset_import::DatasetImport),
+        #[cfg(feature = "torch")]
+        Box::new(imagenot_build::ImagenotBuild),
         Box::new(rank_stats::RankStats),
         Box::new(report::ReportKind),
         #[cfg(feature = "torch")]

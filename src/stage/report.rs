@@ -8,7 +8,8 @@
 //!   inputs: [stats-imagenot-vs-fashion, stats-imagenot-vs-imagenet, stats-fashion-vs-imagenet]
 //!   params:
 //!     comparisons: [stats-imagenot-vs-imagenet, stats-imagenot-vs-fashion]  # order; first = Figure 1
-//!     reports: [fig1-rankings, table-accuracies, fig-pairwise-improvement]   # default: all
+//!     datasets: [mini_imagenot]             # dataset stages for dataset-imagenot (default: inputs with selection.json)
+//!     reports: [fig1-rankings, table-accuracies, fig-pairwise-improvement]   # default: all that apply
 //!     command: repro report                                                  # footer
 //! ```
 //! Without `comparisons:`, every input holding `stats.json` is used, in name order. The git
@@ -16,7 +17,7 @@
 //! repository's HEAD and dirty flag at render time.
 
 use super::{StageContext, StageError, StageKind};
-use crate::report::{self, ArtifactRef, NamedStats, Provenance, ReportInputs};
+use crate::report::{self, ArtifactRef, NamedDataset, NamedStats, Provenance, ReportInputs};
 use crate::stats::RankStatsResult;
 use crate::store::Digest;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,8 @@ pub struct ReportKind;
 struct Params {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     comparisons: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    datasets: Option<Vec<String>>,
     #[serde(default)]
     reports: Vec<String>,
     #[serde(default = "default_command")]
@@ -54,6 +57,7 @@ impl StageKind for ReportKind {
             "src/report/fig1_rankings.rs",
             "src/report/table_accuracies.rs",
             "src/report/pairwise_improvement.rs",
+            "src/report/dataset_imagenot.rs",
         ]
     }
 
@@ -111,7 +115,7 @@ impl StageKind for ReportKind {
         // The engine may pin the commit (REPRO_GIT_COMMIT / REPRO_GIT_DIRTY, also for tests);
         // otherwise the repository's state at render time.
         let git = crate::provenance::GitState::read(&ctx.repo_root, &[]);
-        let provenance = Provenance {
+        let mut provenance = Provenance {
             artifacts,
             git_commit: std::env::var("REPRO_GIT_COMMIT")
                 .ok()
@@ -122,6 +126,37 @@ impl StageKind for ReportKind {
             command: p.command.clone(),
             repro_version: env!("CARGO_PKG_VERSION").to_string(),
         };
+        // Dataset stages that hold a builder's selection report (for `dataset-imagenot`).
+        let dataset_names: Vec<String> = match &p.datasets {
+            Some(list) => list.clone(),
+            None => ctx
+                .inputs
+                .iter()
+                .filter(|(_, dir)| {
+                    dir.join("selection.json").is_file() && dir.join("dataset.json").is_file()
+                })
+                .map(|(name, _)| name.clone())
+                .collect(),
+        };
+        for name in &dataset_names {
+            let dir = ctx.input(name)?.to_path_buf();
+            for file in ["dataset.json", "selection.json", "images.tsv"] {
+                let bytes = std::fs::read(dir.join(file)).map_err(|e| {
+                    StageError::Failed(format!(
+                        "{}: {e} (is `{name}` an ImageNot dataset stage?)",
+                        dir.join(file).display()
+                    ))
+                })?;
+                provenance.artifacts.push(ArtifactRef {
+                    name: format!("{name}/{file}"),
+                    digest: format!("sha256:{}", Digest::of(&bytes).hex()),
+                });
+            }
+            inputs.datasets.push(NamedDataset {
+                name: name.clone(),
+                dir,
+            });
+        }
         ctx.progress(0, 1, "rendering");
         report::render(&p.reports, &inputs, &provenance, &ctx.out_dir)
             .map_err(|e| StageError::Failed(e.to_string()))?;

@@ -3,7 +3,7 @@
 //! five convolutions with three max-pools, then three fully connected layers with dropout.
 //!
 //! Names: `features.{0,3,6,8,10}`, `classifier.{1,4,6}`. Small inputs: the 11×11 stride-4 stem
-//! becomes 3×3 stride 1 and the adaptive pool before the classifier is 2×2 instead of 6×6.
+//! becomes 3×3 stride 2 and the adaptive pool before the classifier is 1×1 instead of 6×6.
 
 use super::{Arch, ModelConfig, Net, Scale};
 use crate::ml::layers::linear_default;
@@ -60,7 +60,7 @@ impl AlexNet {
             };
             nn::conv2d(&f / idx, cin, cout, k, cfg)
         };
-        let (k0, s0, p0) = if small { (3, 1, 1) } else { (11, 4, 2) };
+        let (k0, s0, p0) = if small { (3, 2, 1) } else { (11, 4, 2) };
         let convs = vec![
             conv(0, 3, c(64), k0, s0, p0),
             conv(3, c(64), c(192), 5, 1, 2),
@@ -68,7 +68,7 @@ impl AlexNet {
             conv(8, c(384), c(256), 3, 1, 1),
             conv(10, c(256), c(256), 3, 1, 1),
         ];
-        let pool = if small { 2 } else { 6 };
+        let pool = if small { 1 } else { 6 };
         let cl = &p / "classifier";
         let hidden = c(4096);
         AlexNet {

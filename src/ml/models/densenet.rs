@@ -5,7 +5,7 @@
 //!
 //! Names: `features.{conv0,norm0}`, `features.denseblock<b>.denselayer<l>.{norm1,conv1,norm2,conv2}`,
 //! `features.transition<b>.{norm,conv}`, `features.norm5`, `classifier`. Width scales the growth
-//! rate and stem; small inputs get a 3×3 stride-1 stem and no max-pool.
+//! rate and stem; small inputs get a 3×3 stride-2 stem and no max-pool.
 
 use super::{Arch, ModelConfig, Net, Scale};
 use crate::ml::layers::{batch_norm, conv2d, linear, KAIMING_FAN_IN};
@@ -81,7 +81,7 @@ impl DenseNet {
         let growth = cfg.ch(GROWTH);
         let mut nf = cfg.ch(INIT_FEATURES);
         let conv0 = if small {
-            conv(&f / "conv0", 3, nf, 3, 1, 1)
+            conv(&f / "conv0", 3, nf, 3, 2, 1)
         } else {
             conv(&f / "conv0", 3, nf, 7, 2, 3)
         };

@@ -5,7 +5,8 @@
 //!
 //! Names: `features.0` (stem), `features.<stage>.<block>.block.<j>.{0,1}` and `….fc1/fc2` (SE),
 //! `features.8` (1×1 head conv), `classifier.1`. Width and depth follow torchvision's
-//! `width_mult` (multiples of 8) and `depth_mult` (ceil) rules. Small inputs: a stride-1 stem.
+//! `width_mult` (multiples of 8) and `depth_mult` (ceil) rules. Its total stride of 32 leaves a
+//! 32 px image 1×1 at the end, so small inputs change nothing.
 
 use super::{Arch, ModelConfig, Net, Scale};
 use crate::ml::layers::{
@@ -22,7 +23,7 @@ pub const ARCH: Arch = Arch {
     full_params: 118_515_272,
     full_image_size: 480,
     mini: Scale {
-        width: 0.5,
+        width: 0.25,
         depth: 0.1,
         patch: None,
     },
@@ -173,16 +174,7 @@ impl EfficientNetV2 {
         let adj = |c: i64| make_divisible(c as f64 * cfg.scale.width, 8);
         let layers = |n: i64| (n as f64 * cfg.scale.depth).ceil() as i64;
         let stem_out = adj(SETTINGS[0].4);
-        let stem = ConvNormAct::new(
-            &f / 0,
-            3,
-            stem_out,
-            3,
-            if cfg.small_input() { 1 } else { 2 },
-            1,
-            BN,
-            Act::Silu,
-        );
+        let stem = ConvNormAct::new(&f / 0, 3, stem_out, 3, 2, 1, BN, Act::Silu);
         let total: i64 = SETTINGS.iter().map(|s| layers(s.6)).sum();
         let mut blocks = Vec::new();
         let mut id = 0;

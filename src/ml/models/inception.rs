@@ -5,8 +5,8 @@
 //! Names: `Conv2d_1a_3x3` … `Conv2d_4a_3x3`, `Mixed_5b` … `Mixed_7c` (each branch a
 //! `BasicConv2d` with `.conv` and `.bn`, eps 0.001), `AuxLogits.{conv0,conv1,fc}`, `fc`. Depth
 //! scales the number of A (3), C (4) and E (2) modules, keeping the first names. Small inputs:
-//! stride-1 first convolution, padded 3×3 stem convolutions, no second max-pool, and the
-//! auxiliary head pools adaptively to 5×5.
+//! padded 3×3 stem convolutions, no second max-pool, and an auxiliary head that pools adaptively
+//! to 5×5 (a 32 px image reaches the A modules at 7×7; Mixed_7a leaves 1×1).
 
 use super::{Arch, ModelConfig, Net, Scale};
 use crate::ml::layers::{batch_norm, conv2d, linear};
@@ -285,9 +285,9 @@ impl Inception3 {
     pub fn new(p: nn::Path, cfg: &ModelConfig) -> Self {
         let c = |n| cfg.ch(n);
         let small = cfg.small_input();
-        let (s1a, pad) = if small { (1, 1) } else { (2, 0) };
+        let pad = if small { 1 } else { 0 };
         let stem = vec![
-            BasicConv::sq(&p / "Conv2d_1a_3x3", 3, c(32), 3, s1a, pad),
+            BasicConv::sq(&p / "Conv2d_1a_3x3", 3, c(32), 3, 2, pad),
             BasicConv::sq(&p / "Conv2d_2a_3x3", c(32), c(32), 3, 1, pad),
             BasicConv::sq(&p / "Conv2d_2b_3x3", c(32), c(64), 3, 1, 1),
             BasicConv::sq(&p / "Conv2d_3b_1x1", c(64), c(80), 1, 1, 0),

@@ -5,8 +5,8 @@
 //! Names: `features.0` (stem), `features.<i>.block.<j>.{0,1}` (conv, BN) and
 //! `features.<i>.block.<j>.{fc1,fc2}` (SE), `features.<last>` (1×1 conv to 6× channels),
 //! `classifier.{0,3}`. Width follows torchvision's `width_mult` (multiples of 8); depth scales
-//! the repeats within each group of equal output width. Small inputs: stride 1 in the stem and
-//! in the first strided block.
+//! the repeats within each group of equal output width. Small inputs: stride 1 in the first
+//! strided block.
 
 use super::{Arch, ModelConfig, Net, Scale};
 use crate::ml::layers::{make_divisible, Act, Bn, ConvNormAct, Gate, SqueezeExcite};
@@ -149,16 +149,7 @@ impl MobileNetV3 {
         let adj = |c: i64| make_divisible(c as f64 * cfg.scale.width, 8);
         let small = cfg.small_input();
         let stem_out = adj(SETTINGS[0].0);
-        let stem = ConvNormAct::new(
-            &f / 0,
-            3,
-            stem_out,
-            3,
-            if small { 1 } else { 2 },
-            1,
-            BN,
-            Act::Hardswish,
-        );
+        let stem = ConvNormAct::new(&f / 0, 3, stem_out, 3, 2, 1, BN, Act::Hardswish);
         let mut blocks = Vec::new();
         let mut c_in = stem_out;
         let mut first_stride_seen = false;

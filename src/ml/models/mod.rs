@@ -8,9 +8,9 @@
 //! defines each family (residuals, dense connectivity, squeeze-excite, fused-MBConv, patch
 //! tokens, depthwise 7×7 + LayerNorm + layer scale).
 //!
-//! Inputs under 64 pixels get a "small-input stem" (the CIFAR convention): the first strided
-//! convolutions and pools that would shrink a 32×32 image to nothing are made stride 1. That
-//! changes spatial sizes, never parameter names.
+//! Inputs under 64 pixels get a "small-input stem": the large-kernel, stride-4 stems and early
+//! pools that would shrink a 32×32 image to nothing become a 3×3 stride-2 convolution (each file
+//! says what exactly). That changes spatial sizes and sometimes a kernel, never a parameter name.
 
 pub mod alexnet;
 pub mod convnext;

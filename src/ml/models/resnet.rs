@@ -3,7 +3,7 @@
 //! 3, 8, 36, 3, identity or projected shortcuts.
 //!
 //! Names: `conv1`, `bn1`, `layer{1..4}.<i>.{conv,bn}{1,2,3}`, `…downsample.{0,1}`, `fc`.
-//! Small inputs: a 3×3 stride-1 stem and no max-pool.
+//! Small inputs: a 3×3 stride-2 stem and no max-pool.
 
 use super::{Arch, ModelConfig, Net, Scale};
 use crate::ml::layers::{batch_norm, conv2d, linear_default, KAIMING_FAN_OUT};
@@ -18,7 +18,7 @@ pub const ARCH: Arch = Arch {
     full_params: 60_192_808,
     full_image_size: 224,
     mini: Scale {
-        width: 0.25,
+        width: 0.125,
         depth: 0.1,
         patch: None,
     },
@@ -101,7 +101,7 @@ impl ResNet {
         let small = cfg.small_input();
         let stem = cfg.ch(64);
         let conv1 = if small {
-            conv(&p / "conv1", 3, stem, 3, 1)
+            conv(&p / "conv1", 3, stem, 3, 2)
         } else {
             conv(&p / "conv1", 3, stem, 7, 2)
         };

@@ -23,7 +23,7 @@ pub const ARCH: Arch = Arch {
     mini: Scale {
         width: 0.1667,
         depth: 0.25,
-        patch: Some(4),
+        patch: Some(8),
     },
     build: |p, cfg| Box::new(VisionTransformer::new(p, cfg)),
 };
