@@ -6,7 +6,8 @@ use super::PipelineError;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// What the pipeline needs to know about stage kinds, without depending on them.
@@ -224,8 +225,25 @@ fn topological_order(stages: &[Stage], inputs: &[Vec<usize>]) -> Result<Vec<usiz
             g.add_edge(nodes[i], nodes[j], ());
         }
     }
-    if let Ok(order) = petgraph::algo::toposort(&g, None) {
-        return Ok(order.into_iter().map(|n| g[n]).collect());
+    // Kahn's algorithm, always taking the ready stage written first: listings follow the file
+    // and the executor starts upstream work (the long dataset builds) in the order written.
+    let mut indegree: Vec<usize> = inputs.iter().map(Vec::len).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..stages.len())
+        .filter(|&i| indegree[i] == 0)
+        .map(Reverse)
+        .collect();
+    let mut order = Vec::with_capacity(stages.len());
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for j in g.neighbors(nodes[i]).map(|n| g[n]) {
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                ready.push(Reverse(j));
+            }
+        }
+    }
+    if order.len() == stages.len() {
+        return Ok(order);
     }
     // Find a strongly connected component with a cycle and walk it to name the cycle.
     for scc in tarjan_scc(&g) {

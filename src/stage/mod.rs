@@ -7,6 +7,7 @@
 pub mod caption_pool;
 pub mod cmd;
 pub mod dataset_import;
+pub mod dataset_subset;
 pub mod imagenet_classes;
 #[cfg(feature = "torch")]
 pub mod imagenot_build;
@@ -59,6 +60,7 @@ pub fn registry() -> Vec<Box<dyn StageKind>> {
         Box::new(imagenet_classes::ImagenetClasses),
         Box::new(caption_pool::CaptionPool),
         Box::new(dataset_import::DatasetImport),
+        Box::new(dataset_subset::DatasetSubset),
         #[cfg(feature = "torch")]
         Box::new(imagenot_build::ImagenotBuild),
         Box::new(rank_stats::RankStats),
