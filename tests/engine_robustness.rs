@@ -266,6 +266,34 @@ fn gpus_are_checked_before_running_and_assigned() {
 }
 
 #[test]
+fn missing_data_paths_are_named_before_anything_runs() {
+    let r = Repo::new("stages:\n  a: {kind: cmd, params: {cmd: \"true\"}}\n  b: {kind: cmd, inputs: [a], deps: [/data/imagenet], params: {cmd: \"true\"}}\n");
+    let dry = r.repro(&["run", "--dry-run"]);
+    assert!(
+        dry.stdout.contains("/data/imagenet  (dep of stage `b`)"),
+        "{}",
+        dry.stdout
+    );
+    let status = r.repro(&["status", "--json"]).json();
+    assert_eq!(
+        status[1]["reasons"][1], "dep /data/imagenet does not exist",
+        "{status}"
+    );
+    let run = r.repro(&["run"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("missing data paths; nothing was run")
+            && run.stderr.contains("/data/imagenet (dep of stage `b`)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !r.path().join("store/refs/stages/a").exists(),
+        "not even the stages that could run"
+    );
+}
+
+#[test]
 fn audit_walks_lineage_with_provenance() {
     let r = Repo::new(CHAIN);
     r.run_ok(&[]);

@@ -155,7 +155,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let kinds = Kinds::registered();
     match &cli.command {
         Cmd::Stats(args) => stats::run(args).map(|()| 0),
-        Cmd::Gc { dry_run, grace_seconds, json } => {
+        Cmd::Gc {
+            dry_run,
+            grace_seconds,
+            json,
+        } => {
             let (pipeline, store) = load(&cli, &kinds)?;
             let engine = Engine::new(&pipeline, &store, &kinds);
             let r = engine.gc(*dry_run, std::time::Duration::from_secs(*grace_seconds))?;
@@ -320,10 +324,18 @@ fn dispatch(cli: Cli) -> Result<i32> {
             print!("{}", render_dag(&pipeline, *format));
             Ok(0)
         }
-        Cmd::Audit { target, json, format } => {
+        Cmd::Audit {
+            target,
+            json,
+            format,
+        } => {
             let (pipeline, store) = load(&cli, &kinds)?;
             let engine = Engine::new(&pipeline, &store, &kinds);
-            let format = format.unwrap_or(if *json { AuditFormat::Json } else { AuditFormat::Text });
+            let format = format.unwrap_or(if *json {
+                AuditFormat::Json
+            } else {
+                AuditFormat::Text
+            });
             audit::run(&engine, target, format)
         }
         Cmd::Verify { json } => {
@@ -345,6 +357,13 @@ fn dry_run_report(engine: &Engine, targets: &[String], json: bool) -> Result<i32
         .map_err(anyhow::Error::msg)?;
     let status = engine.status(&selection)?;
     let stale: Vec<_> = status.iter().filter(|s| s.state == State::Stale).collect();
+    let missing = engine.missing_deps(&selection);
+    if !json && !missing.is_empty() {
+        println!("missing data paths (`repro run` will refuse to start until they exist):");
+        for (stage, dep) in &missing {
+            println!("  {dep}  (dep of stage `{stage}`)");
+        }
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&stale)?);
     } else if stale.is_empty() {

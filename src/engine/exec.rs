@@ -126,6 +126,18 @@ pub fn run(
             )));
         }
     }
+    let missing = engine.missing_deps(&selection);
+    if !missing.is_empty() {
+        let list: Vec<String> = missing
+            .iter()
+            .map(|(s, d)| format!("  {d} (dep of stage `{s}`)"))
+            .collect();
+        return Err(EngineError::Plan(format!(
+            "missing data paths; nothing was run:\n{}\nsupply them, or fix the paths in {}",
+            list.join("\n"),
+            p.file.display()
+        )));
+    }
     let forced: HashSet<usize> = if !opts.force {
         HashSet::new()
     } else if opts.targets.is_empty() {

@@ -134,6 +134,21 @@ impl<'a> Engine<'a> {
         })
     }
 
+    /// `deps:` paths of the selected stages that do not exist, as (stage, path): data a user
+    /// must supply. Checked before anything runs, so a long run never dies halfway on them.
+    pub fn missing_deps(&self, selection: &[usize]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for &i in selection {
+            let stage = &self.pipeline.stages[i];
+            for dep in &stage.deps {
+                if !self.dep_path(dep).exists() {
+                    out.push((stage.name.clone(), dep.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// Persist caches (the deps stat cache).
     pub fn save_caches(&self) {
         self.deps.borrow_mut().save(&self.store.tmp_dir());

@@ -95,6 +95,9 @@ impl Engine<'_> {
                         .reasons
                         .push(format!("input {} is stale", self.pipeline.stages[j].name));
                 }
+                for (_, dep) in self.missing_deps(&[i]) {
+                    status.reasons.push(format!("dep {dep} does not exist"));
+                }
             } else {
                 match self.components(i, &known) {
                     Err(EngineError::Dep { path, message, .. }) => {
