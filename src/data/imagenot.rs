@@ -202,7 +202,7 @@ pub struct Selection {
     pub passed: Vec<usize>,
     /// Captions matching two or more classes (dropped).
     pub multi_class: usize,
-    /// Every single-class candidate with its similarity (for the report).
+    /// Every embedded single-class candidate with its similarity (for the report).
     pub all: Vec<Candidate>,
 }
 
@@ -213,6 +213,7 @@ pub fn select(
     embedder: &mut dyn TextEmbedder,
     cut: f32,
     per_class: usize,
+    min_per_class: usize,
 ) -> Result<Selection, String> {
     let matcher = Matcher::new(classes);
     let mut sel = Selection {
@@ -229,6 +230,12 @@ pub fn select(
             _ => sel.multi_class += 1,
         }
     }
+    for &(_, c) in &singles {
+        sel.matched[c] += 1;
+    }
+    // A class with fewer matches than `min_per_class` can never be kept: its captions need no
+    // embedding (most of the published classes barely occur in a small pool).
+    singles.retain(|&(_, c)| sel.matched[c] >= min_per_class);
     // Embed each distinct text once: many icons share a name across sets.
     let mut texts: Vec<String> = classes.iter().map(ClassDef::class_text).collect();
     let mut text_index: HashMap<&str, usize> = HashMap::new();
@@ -258,7 +265,6 @@ pub fn select(
             class: c,
             similarity,
         };
-        sel.matched[c] += 1;
         sel.all.push(cand.clone());
         if similarity >= cut {
             sel.passed[c] += 1;
@@ -393,7 +399,7 @@ mod tests {
             rec("c", "hot dog"),
             rec("d", "pup, a young dog"),
         ];
-        let sel = select(&classes, &pool, &mut BagOfWords, -1.0, 1).expect("select");
+        let sel = select(&classes, &pool, &mut BagOfWords, -1.0, 1, 0).expect("select");
         assert_eq!(sel.multi_class, 1);
         assert_eq!(sel.matched, vec![0, 1, 2]);
         assert_eq!(sel.kept[2].len(), 1, "per_class caps the class");
