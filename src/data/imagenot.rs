@@ -84,7 +84,10 @@ pub fn classes_from_wnids(
         let unique: Vec<&String> = s
             .lemmas
             .iter()
-            .filter(|l| owners[&normalize(l)].len() == 1 && !normalize(l).is_empty())
+            // A lemma of digits only ("16", "XVI" is fine) would match icon sizes, not things.
+            .filter(|l| {
+                owners[&normalize(l)].len() == 1 && normalize(l).chars().any(char::is_alphabetic)
+            })
             .collect();
         let Some(first) = unique.first() else {
             rejected.push(s.wnid.clone());
@@ -143,7 +146,10 @@ impl Matcher {
     }
 }
 
-/// A selection rule over WordNet nouns: every noun that is not an ImageNet-1k class, ranked
+/// WordNet's `physical_entity`: ImageNet's classes, and so the selection rule's, are things.
+pub const PHYSICAL_ENTITY: &str = "n00001930";
+
+/// A selection rule over WordNet nouns: every physical-entity noun that is not an ImageNet-1k class, ranked
 /// by how many pool captions match it alone, keeping those with at least `min_matches`.
 /// Lemma uniqueness is over all candidates, so polysemous words (seven senses of "dog") are
 /// never used: the same conservatism the paper applies within its class list.
@@ -157,7 +163,9 @@ pub fn select_classes(
     let all: Vec<String> = wn
         .synsets
         .keys()
-        .filter(|w| !imagenet1k.contains(*w))
+        .filter(|w| {
+            !imagenet1k.contains(*w) && wn.ancestors(w).iter().any(|a| a == PHYSICAL_ENTITY)
+        })
         .cloned()
         .collect();
     let (classes, _) = classes_from_wnids(wn, &all, imagenet1k);
@@ -350,7 +358,7 @@ mod tests {
             Ok(texts
                 .iter()
                 .map(|t| {
-                    let mut v = vec![0f32; 16];
+                    let mut v = [0f32; 16];
                     for w in normalize(t).split(' ') {
                         v[w.bytes().map(usize::from).sum::<usize>() % 16] += 1.0;
                     }

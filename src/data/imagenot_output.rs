@@ -116,7 +116,11 @@ pub fn write_imagenot(
             .collect();
         // One stream per class, so adding a class never reshuffles another.
         let class_seed = opt.seed
-            ^ u64::from_str_radix(classes[c].wnid.trim_start_matches('n'), 10).unwrap_or(0);
+            ^ classes[c]
+                .wnid
+                .trim_start_matches('n')
+                .parse::<u64>()
+                .unwrap_or(0);
         items.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(class_seed));
         let n_val = ((items.len() as f64) * opt.val_fraction).round() as usize;
         for (k, &j) in items.iter().enumerate() {
