@@ -1,5 +1,7 @@
 //! The mini caption pool imports from the packages `scripts/setup-data.sh` installs.
 
+use repro::data::imagenet::{load_imagenet1k, TIMM_INFO_DIR};
+use repro::data::imagenot::{classes_from_wnids, select_classes, Matcher};
 use repro::data::imageops::Shape;
 use repro::data::pool::{fetch_payloads, read_pool};
 use repro::data::pool_mini::{
@@ -7,6 +9,8 @@ use repro::data::pool_mini::{
     TUXPAINT_DIR,
 };
 use repro::data::render::payload_pixels;
+use repro::data::wordnet::{WordNet, DATA_NOUN};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 fn repo() -> PathBuf {
@@ -61,4 +65,33 @@ fn mini_pool_imports_all_three_sources_with_licenses_and_pixels() {
         sample.len()
     );
     assert!(Path::new(&out.path().join("shards/pool-00000.tar")).exists());
+
+    // The selection rule over WordNet nouns: never an ImageNet-1k class, enough matches each.
+    let wn = WordNet::load_data_noun(Path::new(DATA_NOUN)).expect("wordnet");
+    let inet: BTreeSet<String> = load_imagenet1k(&repo().join(TIMM_INFO_DIR))
+        .expect("timm")
+        .into_iter()
+        .map(|c| c.wnid)
+        .collect();
+    let t = std::time::Instant::now();
+    let chosen = select_classes(&wn, &inet, &rows, 60, 40);
+    eprintln!(
+        "selection rule: {} classes in {:.1}s: {chosen:?}",
+        chosen.len(),
+        t.elapsed().as_secs_f64()
+    );
+    assert!(chosen.len() >= 20, "{chosen:?}");
+    assert!(chosen
+        .iter()
+        .all(|w| !inet.contains(w) && wn.get(w).is_some()));
+    let (classes, _) = classes_from_wnids(&wn, &chosen, &inet);
+    let m = Matcher::new(&classes);
+    let mut counts = vec![0usize; classes.len()];
+    for r in &rows {
+        let found = m.classes_in(&r.caption);
+        if found.len() == 1 {
+            counts[*found.iter().next().expect("one")] += 1;
+        }
+    }
+    assert!(counts.iter().all(|&n| n >= 60), "{counts:?}");
 }

@@ -15,7 +15,12 @@ use models_cmd::{run, ModelsArgs};
 
 #[test]
 fn scale_argument_parses_and_rejects_nonsense() {
-    let args = |scale: &str| ModelsArgs { json: true, scale: scale.into(), num_classes: 10, image_size: Some(32) };
+    let args = |scale: &str| ModelsArgs {
+        json: true,
+        scale: scale.into(),
+        num_classes: 10,
+        image_size: Some(32),
+    };
     assert!(run(&args("0.25,0.5")).is_ok());
     assert!(run(&args("huge")).is_err());
     assert!(run(&args("0.25,x")).is_err());

@@ -32,13 +32,8 @@ fn fashion_subset(dir: &Path, n_train: usize, n_val: usize) -> Dataset {
             .expect("Fashion-MNIST images (apt-get install dataset-fashion-mnist)");
         let labels =
             read_idx_labels(&src.join(format!("{prefix}-labels-idx1-ubyte.gz"))).expect("labels");
-        for i in 0..n {
-            w.push(
-                split,
-                &images.pixels[i * 784..(i + 1) * 784],
-                u32::from(labels[i]),
-            )
-            .expect("push");
+        for (px, &label) in images.pixels.chunks(784).zip(&labels).take(n) {
+            w.push(split, px, u32::from(label)).expect("push");
         }
     }
     w.finish().expect("finish");

@@ -208,10 +208,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let mut rec = vec![3u8];
         rec.extend(
-            std::iter::repeat(10)
-                .take(1024)
-                .chain(std::iter::repeat(20).take(1024))
-                .chain(std::iter::repeat(30).take(1024)),
+            std::iter::repeat_n(10, 1024)
+                .chain(std::iter::repeat_n(20, 1024))
+                .chain(std::iter::repeat_n(30, 1024)),
         );
         for f in [
             "data_batch_1.bin",

@@ -84,7 +84,10 @@ pub fn classes_from_wnids(
         let unique: Vec<&String> = s
             .lemmas
             .iter()
-            .filter(|l| owners[&normalize(l)].len() == 1 && !normalize(l).is_empty())
+            // A lemma of digits only ("16", "XVI" is fine) would match icon sizes, not things.
+            .filter(|l| {
+                owners[&normalize(l)].len() == 1 && normalize(l).chars().any(char::is_alphabetic)
+            })
             .collect();
         let Some(first) = unique.first() else {
             rejected.push(s.wnid.clone());
@@ -143,7 +146,10 @@ impl Matcher {
     }
 }
 
-/// A selection rule over WordNet nouns: every noun that is not an ImageNet-1k class, ranked
+/// WordNet's `physical_entity`: ImageNet's classes, and so the selection rule's, are things.
+pub const PHYSICAL_ENTITY: &str = "n00001930";
+
+/// A selection rule over WordNet nouns: every physical-entity noun that is not an ImageNet-1k class, ranked
 /// by how many pool captions match it alone, keeping those with at least `min_matches`.
 /// Lemma uniqueness is over all candidates, so polysemous words (seven senses of "dog") are
 /// never used: the same conservatism the paper applies within its class list.
@@ -157,7 +163,9 @@ pub fn select_classes(
     let all: Vec<String> = wn
         .synsets
         .keys()
-        .filter(|w| !imagenet1k.contains(*w))
+        .filter(|w| {
+            !imagenet1k.contains(*w) && wn.ancestors(w).iter().any(|a| a == PHYSICAL_ENTITY)
+        })
         .cloned()
         .collect();
     let (classes, _) = classes_from_wnids(wn, &all, imagenet1k);
@@ -202,7 +210,7 @@ pub struct Selection {
     pub passed: Vec<usize>,
     /// Captions matching two or more classes (dropped).
     pub multi_class: usize,
-    /// Every single-class candidate with its similarity (for the report).
+    /// Every embedded single-class candidate with its similarity (for the report).
     pub all: Vec<Candidate>,
 }
 
@@ -213,6 +221,7 @@ pub fn select(
     embedder: &mut dyn TextEmbedder,
     cut: f32,
     per_class: usize,
+    min_per_class: usize,
 ) -> Result<Selection, String> {
     let matcher = Matcher::new(classes);
     let mut sel = Selection {
@@ -229,6 +238,12 @@ pub fn select(
             _ => sel.multi_class += 1,
         }
     }
+    for &(_, c) in &singles {
+        sel.matched[c] += 1;
+    }
+    // A class with fewer matches than `min_per_class` can never be kept: its captions need no
+    // embedding (most of the published classes barely occur in a small pool).
+    singles.retain(|&(_, c)| sel.matched[c] >= min_per_class);
     // Embed each distinct text once: many icons share a name across sets.
     let mut texts: Vec<String> = classes.iter().map(ClassDef::class_text).collect();
     let mut text_index: HashMap<&str, usize> = HashMap::new();
@@ -258,7 +273,6 @@ pub fn select(
             class: c,
             similarity,
         };
-        sel.matched[c] += 1;
         sel.all.push(cand.clone());
         if similarity >= cut {
             sel.passed[c] += 1;
@@ -344,7 +358,7 @@ mod tests {
             Ok(texts
                 .iter()
                 .map(|t| {
-                    let mut v = vec![0f32; 16];
+                    let mut v = [0f32; 16];
                     for w in normalize(t).split(' ') {
                         v[w.bytes().map(usize::from).sum::<usize>() % 16] += 1.0;
                     }
@@ -393,7 +407,7 @@ mod tests {
             rec("c", "hot dog"),
             rec("d", "pup, a young dog"),
         ];
-        let sel = select(&classes, &pool, &mut BagOfWords, -1.0, 1).expect("select");
+        let sel = select(&classes, &pool, &mut BagOfWords, -1.0, 1, 0).expect("select");
         assert_eq!(sel.multi_class, 1);
         assert_eq!(sel.matched, vec![0, 1, 2]);
         assert_eq!(sel.kept[2].len(), 1, "per_class caps the class");

@@ -1,6 +1,8 @@
 //! The ImageNot builder's second half: pixels for the selected pairs only, the seeded split,
 //! and the outputs — the dataset, `images.tsv` (per image: split, label, pool key, source,
-//! license, similarity, caption) and the selection report (`selection.json`, `selection.md`).
+//! license, similarity, caption), the selection report (`selection.json`, `selection.md`) and
+//! `candidates.tsv` (every scored single-class match: the cut can be studied without
+//! embedding again).
 
 use super::dataset::{ClassInfo, DatasetMeta, DatasetWriter};
 use super::error::{BadCounter, DataError};
@@ -114,7 +116,11 @@ pub fn write_imagenot(
             .collect();
         // One stream per class, so adding a class never reshuffles another.
         let class_seed = opt.seed
-            ^ u64::from_str_radix(classes[c].wnid.trim_start_matches('n'), 10).unwrap_or(0);
+            ^ classes[c]
+                .wnid
+                .trim_start_matches('n')
+                .parse::<u64>()
+                .unwrap_or(0);
         items.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(class_seed));
         let n_val = ((items.len() as f64) * opt.val_fraction).round() as usize;
         for (k, &j) in items.iter().enumerate() {
@@ -172,9 +178,11 @@ fn write_report(
         .iter()
         .filter(|c| (c.similarity - opt.cut).abs() <= 0.05)
         .collect();
+    // Closest to the cut first, on either side.
     near.sort_by(|a, b| {
-        b.similarity
-            .total_cmp(&a.similarity)
+        (a.similarity - opt.cut)
+            .abs()
+            .total_cmp(&(b.similarity - opt.cut).abs())
             .then_with(|| pool[a.pool_index].key.cmp(&pool[b.pool_index].key))
     });
     let show = |above: bool| -> Vec<serde_json::Value> {
@@ -195,6 +203,25 @@ fn write_report(
         "similarity_histogram": hist.iter().map(|(lo, n)| json!({"from": lo, "count": n})).collect::<Vec<_>>(),
         "kept_near_cut": kept_near, "rejected_near_cut": rejected_near, "classes": per_class,
     });
+    // Every scored candidate, so the cut can be studied without embedding again.
+    let mut cands = String::from("wnid\tlemma\tsimilarity\tkey\tcaption\n");
+    let mut all: Vec<_> = sel.all.iter().collect();
+    all.sort_by(|a, b| {
+        a.class
+            .cmp(&b.class)
+            .then(b.similarity.total_cmp(&a.similarity))
+            .then_with(|| pool[a.pool_index].key.cmp(&pool[b.pool_index].key))
+    });
+    for c in all {
+        let (class, r) = (&classes[c.class], &pool[c.pool_index]);
+        let _ = writeln!(
+            cands,
+            "{}\t{}\t{:.4}\t{}\t{}",
+            class.wnid, class.lemma, c.similarity, r.key, r.caption
+        );
+    }
+    let p = out.join("candidates.tsv");
+    std::fs::write(&p, cands).map_err(|e| DataError::io(&p, e))?;
     let p = out.join("selection.json");
     std::fs::write(&p, serde_json::to_vec_pretty(&report).expect("json"))
         .map_err(|e| DataError::io(&p, e))?;

@@ -65,16 +65,19 @@ pub struct Batch {
     pub indices: Vec<u64>,
 }
 
+/// One shard in memory: (images, labels).
+type Shard = Arc<(Vec<u8>, Vec<u32>)>;
+
 /// Shards kept in memory, shared by the workers; evicted oldest-first beyond `capacity`.
 struct ShardCache {
     ds: Dataset,
     split: String,
     capacity: usize,
-    inner: Mutex<(HashMap<usize, Arc<(Vec<u8>, Vec<u32>)>>, Vec<usize>)>,
+    inner: Mutex<(HashMap<usize, Shard>, Vec<usize>)>,
 }
 
 impl ShardCache {
-    fn get(&self, shard: usize) -> Result<Arc<(Vec<u8>, Vec<u32>)>, DatasetError> {
+    fn get(&self, shard: usize) -> Result<Shard, DatasetError> {
         if let Some(s) = self.inner.lock().expect("shard cache lock").0.get(&shard) {
             return Ok(s.clone());
         }
@@ -82,8 +85,8 @@ impl ShardCache {
         let data = Arc::new(self.ds.read_shard(&self.split, shard)?);
         let mut guard = self.inner.lock().expect("shard cache lock");
         let (map, order) = &mut *guard;
-        if !map.contains_key(&shard) {
-            map.insert(shard, data.clone());
+        if let std::collections::hash_map::Entry::Vacant(e) = map.entry(shard) {
+            e.insert(data.clone());
             order.push(shard);
             while order.len() > self.capacity {
                 let old = order.remove(0);

@@ -215,7 +215,7 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
                 };
                 let mut loss = ce(&out);
                 if let Some(aux) = aux {
-                    loss = loss + ce(&aux) * cfg.aux_weight;
+                    loss += ce(&aux) * cfg.aux_weight;
                 }
                 (loss, out)
             });

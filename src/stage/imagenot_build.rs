@@ -205,7 +205,15 @@ impl StageKind for ImagenotBuild {
             batch: p.batch,
         };
         let t1 = std::time::Instant::now();
-        let sel = select(&classes, &pool, &mut emb, p.cut, p.per_class).map_err(failed)?;
+        let sel = select(
+            &classes,
+            &pool,
+            &mut emb,
+            p.cut,
+            p.per_class,
+            p.min_per_class,
+        )
+        .map_err(failed)?;
         println!(
             "imagenot_build: {} single-class matches embedded and scored in {:.1}s",
             sel.all.len(),

@@ -97,6 +97,8 @@ impl CnBlock {
     }
 }
 
+// Built once per model; boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Stage {
     Blocks(Vec<CnBlock>),

@@ -58,6 +58,8 @@ struct DenseLayer {
     conv2: nn::Conv2D,
 }
 
+// Built once per model; boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Stage {
     Block(Vec<DenseLayer>),

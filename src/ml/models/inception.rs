@@ -88,6 +88,8 @@ fn max3s2(xs: &Tensor) -> Tensor {
 }
 
 /// One mixed module: its branches and how they combine.
+// Built once per model; boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Mixed {
     /// 1×1 | 1×1→5×5 | 1×1→3×3→3×3 | avg→1×1

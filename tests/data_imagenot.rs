@@ -1,0 +1,123 @@
+//! mini-ImageNot builds from the real mini pool: no ImageNet-1k class, deterministic output.
+#![cfg(feature = "torch")]
+
+use repro::data::dataset::Dataset;
+use repro::stage::{self, StageContext};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run_stage(kind: &str, params: Value, inputs: &[(&str, &Path)], out: &Path) {
+    let k = stage::find(kind).expect("kind registered");
+    let params = k.resolve_params(&params).expect("params");
+    let mut ctx = StageContext::detached(kind, params, out.to_path_buf(), repo());
+    ctx.threads = 2;
+    ctx.inputs = inputs
+        .iter()
+        .map(|(n, p)| (n.to_string(), p.to_path_buf()))
+        .collect();
+    k.run(&mut ctx).unwrap_or_else(|e| panic!("{kind}: {e}"));
+}
+
+/// The mini profile's parameters (keep in step with pipeline.yaml's mini_imagenot stage).
+pub fn mini_params() -> Value {
+    json!({"classes": "data/imagenot_classes.txt", "cut": 0.45, "per_class": 150, "min_per_class": 40,
+           "resolution": [32, 32], "seed": 0, "name": "mini-imagenot"})
+}
+
+fn digest_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("e").path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().expect("name").to_string_lossy().into_owned(),
+                std::fs::read(&p).expect("read"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn mini_imagenot_builds_without_imagenet_classes_and_deterministically() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = |n: &str| {
+        let p = tmp.path().join(n);
+        std::fs::create_dir_all(&p).expect("mkdir");
+        p
+    };
+    let (wn, inet, pool, a, b) = (d("wordnet"), d("imagenet"), d("pool"), d("a"), d("b"));
+    let t = std::time::Instant::now();
+    run_stage("wordnet", json!({}), &[], &wn);
+    run_stage("imagenet_classes", json!({}), &[], &inet);
+    run_stage("caption_pool", json!({"importer": "mini"}), &[], &pool);
+    let inputs = [
+        ("wordnet", wn.as_path()),
+        ("imagenet_classes", inet.as_path()),
+        ("mini_pool", pool.as_path()),
+    ];
+    run_stage("imagenot_build", mini_params(), &inputs, &a);
+    eprintln!(
+        "pool + mini-ImageNot build: {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    eprintln!(
+        "{}",
+        std::fs::read_to_string(a.join("selection.md")).expect("report")
+    );
+
+    if let Ok(keep) = std::env::var("REPRO_KEEP_BUILD") {
+        // For studying the cut: keep the build (candidates.tsv has every scored match).
+        let _ = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(&a)
+            .arg(&keep)
+            .status();
+    }
+    let ds = Dataset::open(&a).expect("open");
+    let imagenet: BTreeSet<String> =
+        repro::data::imagenet::read_wnids(&inet.join("imagenet_classes.tsv"))
+            .expect("wnids")
+            .into_iter()
+            .collect();
+    assert!(
+        ds.meta.classes.len() >= 20,
+        "dozens of classes, got {}",
+        ds.meta.classes.len()
+    );
+    assert!(
+        ds.meta.classes.iter().all(|c| !imagenet.contains(&c.wnid)),
+        "no ImageNet-1k class"
+    );
+    let published: BTreeSet<String> =
+        repro::data::imagenet::read_wnids(&repo().join("data/imagenot_classes.txt"))
+            .expect("list")
+            .into_iter()
+            .collect();
+    assert!(ds.meta.classes.iter().all(|c| published.contains(&c.wnid)));
+    assert_eq!(
+        (ds.meta.height, ds.meta.width, ds.meta.channels),
+        (32, 32, 3)
+    );
+    let (train, val) = (ds.meta.splits["train"].n, ds.meta.splits["val"].n);
+    assert!(train + val >= 1000, "{train} + {val}");
+    assert!(val * 4 >= train / 2 && val < train, "about a 20% val split");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(a.join("selection.json")).expect("json"))
+            .expect("parse");
+    assert!(report["similarity_histogram"]
+        .as_array()
+        .is_some_and(|h| h.len() == 24));
+
+    // Same inputs, same seed: byte-identical dataset.
+    run_stage("imagenot_build", mini_params(), &inputs, &b);
+    assert!(digest_dir(&a) == digest_dir(&b), "a second build differs");
+}
