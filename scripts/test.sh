@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 # shellcheck disable=SC1091
-[[ -z "${REPRO_NO_TORCH:-}" ]] && . .deps/libtorch.env && export LIBTORCH
+if [[ -z "${REPRO_NO_TORCH:-}" ]]; then
+  . .deps/libtorch.env
+  # Test binaries of the library do not all carry the binary's rpath.
+  export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 features=(); [[ -z "${REPRO_NO_TORCH:-}" ]] && features=(--features torch)
 cargo fmt --check
 cargo clippy --release --locked --all-targets "${features[@]}" -- -D warnings

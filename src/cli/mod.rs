@@ -2,6 +2,8 @@
 
 mod audit;
 #[cfg(feature = "torch")]
+mod embed;
+#[cfg(feature = "torch")]
 mod models;
 mod stats;
 mod ui;
@@ -116,6 +118,9 @@ enum Cmd {
     /// The architectures, with parameter counts at full size and at the configured scale.
     #[cfg(feature = "torch")]
     Models(models::ModelsArgs),
+    /// Sentence embeddings of TEXTs under the encoder the ImageNot builder uses.
+    #[cfg(feature = "torch")]
+    Embed(embed::EmbedArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -209,6 +214,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         #[cfg(feature = "torch")]
         Cmd::Models(args) => models::run(args).map(|()| 0),
+        #[cfg(feature = "torch")]
+        Cmd::Embed(args) => embed::run(args).map(|()| 0),
         Cmd::ExecStage { key } => {
             let store = Store::open(&cli.store)?;
             let key = ActionKey(key.parse()?);
