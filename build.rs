@@ -24,7 +24,10 @@ fn visit(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
             hasher.update(format!("blob {}\0", bytes.len()).as_bytes());
             hasher.update(&bytes);
             let rel = path.strip_prefix(root).expect("under root");
-            out.push((rel.to_string_lossy().replace('\\', "/"), hex(&hasher.finalize())));
+            out.push((
+                rel.to_string_lossy().replace('\\', "/"),
+                hex(&hasher.finalize()),
+            ));
         }
     }
 }
