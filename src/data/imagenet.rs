@@ -27,9 +27,9 @@ fn read_table(path: &Path) -> Result<BTreeMap<String, String>, DataError> {
         if line.trim().is_empty() {
             continue;
         }
-        let (k, v) = line
-            .split_once('\t')
-            .ok_or_else(|| DataError::format(path, format!("line {}: expected `wnid<TAB>text`", i + 1)))?;
+        let (k, v) = line.split_once('\t').ok_or_else(|| {
+            DataError::format(path, format!("line {}: expected `wnid<TAB>text`", i + 1))
+        })?;
         map.insert(k.to_string(), v.to_string());
     }
     Ok(map)
@@ -45,9 +45,17 @@ pub fn load_imagenet1k(info_dir: &Path) -> Result<Vec<ImageNetClass>, DataError>
     let defs = read_table(&info_dir.join("imagenet_synset_to_definition.txt"))?;
     let text = std::fs::read_to_string(&synsets).map_err(|e| DataError::io(&synsets, e))?;
     let mut out = Vec::with_capacity(1000);
-    for (i, w) in text.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
+    for (i, w) in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
         if w.len() != 9 || !w.starts_with('n') || !w[1..].bytes().all(|b| b.is_ascii_digit()) {
-            return Err(DataError::format(&synsets, format!("line {}: `{w}` is not a wnid", i + 1)));
+            return Err(DataError::format(
+                &synsets,
+                format!("line {}: `{w}` is not a wnid", i + 1),
+            ));
         }
         out.push(ImageNetClass {
             wnid: w.to_string(),
@@ -56,7 +64,10 @@ pub fn load_imagenet1k(info_dir: &Path) -> Result<Vec<ImageNetClass>, DataError>
         });
     }
     if out.len() != 1000 {
-        return Err(DataError::format(&synsets, format!("{} wnids; ImageNet-1k has 1000", out.len())));
+        return Err(DataError::format(
+            &synsets,
+            format!("{} wnids; ImageNet-1k has 1000", out.len()),
+        ));
     }
     Ok(out)
 }
@@ -65,7 +76,12 @@ pub fn load_imagenet1k(info_dir: &Path) -> Result<Vec<ImageNetClass>, DataError>
 pub fn to_tsv(classes: &[ImageNetClass]) -> String {
     let mut s = String::from("index\twnid\tlemma\tdefinition\n");
     for (i, c) in classes.iter().enumerate() {
-        s.push_str(&format!("{i}\t{}\t{}\t{}\n", c.wnid, c.lemma, c.definition.replace('\t', " ")));
+        s.push_str(&format!(
+            "{i}\t{}\t{}\t{}\n",
+            c.wnid,
+            c.lemma,
+            c.definition.replace('\t', " ")
+        ));
     }
     s
 }

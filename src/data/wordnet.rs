@@ -33,7 +33,9 @@ impl Synset {
     /// The definition without the quoted usage examples that follow it.
     pub fn definition(&self) -> &str {
         let g = self.gloss.as_str();
-        let cut = g.find("; \"").or_else(|| if g.starts_with('"') { Some(0) } else { None });
+        let cut = g
+            .find("; \"")
+            .or_else(|| if g.starts_with('"') { Some(0) } else { None });
         match cut {
             Some(i) => g[..i].trim(),
             None => g.trim(),
@@ -73,7 +75,9 @@ pub fn parse_line(line: &str) -> Result<Option<Synset>, String> {
         lemmas.push(next("word")?.replace('_', " "));
         next("lex_id")?;
     }
-    let p_cnt: usize = next("p_cnt")?.parse().map_err(|e| format!("bad p_cnt: {e}"))?;
+    let p_cnt: usize = next("p_cnt")?
+        .parse()
+        .map_err(|e| format!("bad p_cnt: {e}"))?;
     let mut hypernyms = Vec::new();
     for _ in 0..p_cnt {
         let symbol = next("pointer symbol")?;
@@ -84,13 +88,21 @@ pub fn parse_line(line: &str) -> Result<Option<Synset>, String> {
             hypernyms.push(format!("n{target}"));
         }
     }
-    Ok(Some(Synset { wnid: format!("n{offset}"), lemmas, hypernyms, gloss: gloss.to_string() }))
+    Ok(Some(Synset {
+        wnid: format!("n{offset}"),
+        lemmas,
+        hypernyms,
+        gloss: gloss.to_string(),
+    }))
 }
 
 impl WordNet {
     /// Parse `data.noun` (normally [`DATA_NOUN`]).
     pub fn load_data_noun(path: &Path) -> Result<WordNet, DataError> {
-        require(path, "install Debian `wordnet-base`: run `scripts/setup-data.sh`")?;
+        require(
+            path,
+            "install Debian `wordnet-base`: run `scripts/setup-data.sh`",
+        )?;
         let text = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
         // data.noun is Latin-1 in a few glosses; decode lossily rather than refuse.
         let text = String::from_utf8_lossy(&text);
@@ -117,7 +129,10 @@ impl WordNet {
     /// Every ancestor of `wnid` through hypernym pointers (not including itself).
     pub fn ancestors(&self, wnid: &str) -> Vec<String> {
         let mut seen = std::collections::BTreeSet::new();
-        let mut stack: Vec<String> = self.get(wnid).map(|s| s.hypernyms.clone()).unwrap_or_default();
+        let mut stack: Vec<String> = self
+            .get(wnid)
+            .map(|s| s.hypernyms.clone())
+            .unwrap_or_default();
         while let Some(w) = stack.pop() {
             if seen.insert(w.clone()) {
                 if let Some(s) = self.get(&w) {
@@ -133,7 +148,13 @@ impl WordNet {
         let mut out = String::from("wnid\tlemmas\thypernyms\tgloss\n");
         for s in self.synsets.values() {
             let gloss = s.gloss.replace(['\t', '\n'], " ");
-            let _ = writeln!(out, "{}\t{}\t{}\t{gloss}", s.wnid, s.lemmas.join("|"), s.hypernyms.join(","));
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{}\t{gloss}",
+                s.wnid,
+                s.lemmas.join("|"),
+                s.hypernyms.join(",")
+            );
         }
         out
     }
@@ -145,10 +166,16 @@ impl WordNet {
         for (i, line) in text.lines().enumerate().skip(1) {
             let cols: Vec<&str> = line.splitn(4, '\t').collect();
             if cols.len() != 4 {
-                return Err(DataError::format(path, format!("line {}: expected 4 tab-separated columns", i + 1)));
+                return Err(DataError::format(
+                    path,
+                    format!("line {}: expected 4 tab-separated columns", i + 1),
+                ));
             }
             let split = |s: &str, sep: char| -> Vec<String> {
-                s.split(sep).filter(|x| !x.is_empty()).map(str::to_string).collect()
+                s.split(sep)
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string)
+                    .collect()
             };
             let s = Synset {
                 wnid: cols[0].to_string(),
@@ -175,14 +202,18 @@ mod tests {
         assert_eq!(s.lemmas, vec!["dog", "domestic dog", "Canis familiaris"]);
         assert_eq!(s.hypernyms, vec!["n02083346", "n01317541"]);
         assert_eq!(s.definition(), "a member of the genus Canis");
-        assert!(parse_line("  1 This software and database").expect("header").is_none());
+        assert!(parse_line("  1 This software and database")
+            .expect("header")
+            .is_none());
         assert!(parse_line("0208 05 n 01 dog 0 000 | x").is_err());
     }
 
     #[test]
     fn tsv_roundtrip() {
         let s = parse_line(DOG).expect("parse").expect("synset");
-        let wn = WordNet { synsets: [(s.wnid.clone(), s.clone())].into_iter().collect() };
+        let wn = WordNet {
+            synsets: [(s.wnid.clone(), s.clone())].into_iter().collect(),
+        };
         let dir = tempfile::tempdir().expect("tmp");
         let p = dir.path().join("nouns.tsv");
         std::fs::write(&p, wn.to_tsv()).expect("write");

@@ -6,19 +6,19 @@
 
 pub mod caption_pool;
 pub mod cmd;
+pub mod context;
 pub mod dataset_import;
 pub mod dataset_subset;
+#[cfg(feature = "torch")]
+pub mod evaluate;
 pub mod imagenet_classes;
 #[cfg(feature = "torch")]
 pub mod imagenot_build;
-pub mod wordnet;
-#[cfg(feature = "torch")]
-pub mod evaluate;
 pub mod rank_stats;
 pub mod report;
-pub mod context;
 #[cfg(feature = "torch")]
 pub mod train;
+pub mod wordnet;
 
 pub use context::{StageContext, StageError};
 
