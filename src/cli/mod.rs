@@ -219,11 +219,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::ExecStage { key } => {
             let store = Store::open(&cli.store)?;
             let key = ActionKey(key.parse()?);
-            let pending = action::read_pending(&store, &key)?;
+            let pending = match action::read_pending(&store, &key) {
+                Ok(p) => p,
+                // Another run executed this action and removed its pending file after
+                // publishing: nothing left to do.
+                Err(_) if store.has_action(&key) => return Ok(0),
+                Err(e) => return Err(e.into()),
+            };
             let kind = kinds
                 .get(&pending.components.kind)
                 .with_context(|| format!("unknown kind `{}`", pending.components.kind))?;
-            match action::execute(&store, &key, kind) {
+            match action::execute(&store, &key, &pending, kind) {
                 Ok(_) => Ok(0),
                 Err(message) => {
                     eprintln!("{message}");

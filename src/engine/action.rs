@@ -118,8 +118,12 @@ fn redirect_output(log: &File) -> io::Result<()> {
 
 /// Execute the pending action `key`. Errors before the kind runs are returned; a failing kind
 /// returns `Err` after its log is saved under `store/logs/`.
-pub fn execute(store: &Store, key: &ActionKey, kind: &dyn StageKind) -> Result<Outcome, String> {
-    let action = read_pending(store, key).map_err(|e| e.to_string())?;
+pub fn execute(
+    store: &Store,
+    key: &ActionKey,
+    action: &PendingAction,
+    kind: &dyn StageKind,
+) -> Result<Outcome, String> {
     let lock_path = store.work_dir().join(format!("{key}.lock"));
     let lock = File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
     // Two runs sharing a store wait here instead of computing the same action twice.
@@ -145,7 +149,7 @@ pub fn execute(store: &Store, key: &ActionKey, kind: &dyn StageKind) -> Result<O
 
     let started = provenance::now();
     let clock = Instant::now();
-    let result = run_kind(store, key, &action, kind, &work);
+    let result = run_kind(store, key, action, kind, &work);
     let duration_s = clock.elapsed().as_secs_f64();
     let ended = provenance::now();
     match result {
