@@ -19,6 +19,19 @@ stages:
     params: {cmd: "cat $REPRO_IN/b/b.txt > $REPRO_OUT/c.txt; echo c >> runs.log"}
 "#;
 
+/// Wait until `stage` has published (its ref exists); returns when the wait began.
+fn wait_for_stage(r: &Repo, stage: &str) -> Instant {
+    let start = Instant::now();
+    while !r.path().join("store/refs/stages").join(stage).exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{stage} never finished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    start
+}
+
 fn verify_ok(r: &Repo) {
     let v = r.repro(&["verify", "--json"]);
     assert_eq!(v.code, 0, "verify: {}\n{}", v.stdout, v.stderr);
@@ -147,14 +160,7 @@ fn kill_9_mid_run_leaves_a_consistent_store() {
         .spawn()
         .expect("spawn");
     // Wait until b is running (a has published its record).
-    let start = Instant::now();
-    while !r.path().join("store/refs/stages/a").exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "a never finished"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_stage(&r, "a");
     std::thread::sleep(Duration::from_millis(300));
     child.kill().expect("kill -9");
     child.wait().expect("wait");
@@ -175,14 +181,7 @@ fn ctrl_c_stops_cleanly() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    let start = Instant::now();
-    while !r.path().join("store/refs/stages/a").exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "a never finished"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let start = wait_for_stage(&r, "a");
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: signalling our own child.
     unsafe {

@@ -20,7 +20,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             batch_size: 128,
             shuffle: true,
             drop_last: true,
-            augment: Augment::Crop { padding: 4, hflip: true },
+            augment: Augment::Crop {
+                padding: 4,
+                hflip: true,
+            },
             out_size: 32,
             seed: 0,
             workers,
@@ -36,7 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let secs = t.elapsed().as_secs_f64();
-        println!("loader  workers={workers}  {:>9.0} images/s into batches of 128 (crop+flip, 32x32x3)", images as f64 / secs);
+        println!(
+            "loader  workers={workers}  {:>9.0} images/s into batches of 128 (crop+flip, 32x32x3)",
+            images as f64 / secs
+        );
     }
     Ok(())
 }

@@ -85,6 +85,40 @@ impl<'a> StageContext<'a> {
         })
     }
 
+    /// The input named `name`; without a name, the only input holding the file `marker`
+    /// (`dataset.json`, `model.json`). `what`/`whats` name the thing for errors, `param` the
+    /// param that picks one.
+    pub fn input_holding(
+        &self,
+        name: Option<&str>,
+        marker: &str,
+        (what, whats): (&str, &str),
+        param: &str,
+    ) -> Result<PathBuf, StageError> {
+        if let Some(n) = name {
+            return Ok(self.input(n)?.to_path_buf());
+        }
+        let found: Vec<_> = self
+            .inputs
+            .iter()
+            .filter(|(_, p)| p.join(marker).is_file())
+            .collect();
+        match found.as_slice() {
+            [(_, p)] => Ok(p.to_path_buf()),
+            [] => Err(StageError::Failed(format!(
+                "stage `{}`: no input holds {what} ({marker})",
+                self.stage
+            ))),
+            many => {
+                let names: Vec<&str> = many.iter().map(|(n, _)| n.as_str()).collect();
+                Err(StageError::Params(format!(
+                    "several inputs hold {whats} ({}); say which with `{param}: <input>`",
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+
     /// Report progress (shown as the stage's line in `repro run`).
     pub fn progress(&mut self, done: u64, total: u64, message: &str) {
         if let Some(w) = self.progress.as_mut() {

@@ -67,28 +67,7 @@ impl Default for EvalParams {
 }
 
 fn model_input(ctx: &StageContext, name: Option<&str>) -> Result<PathBuf, StageError> {
-    if let Some(n) = name {
-        return Ok(ctx.input(n)?.to_path_buf());
-    }
-    let found: Vec<_> = ctx
-        .inputs
-        .iter()
-        .filter(|(_, p)| p.join("model.json").is_file())
-        .collect();
-    match found.as_slice() {
-        [(_, p)] => Ok(p.to_path_buf()),
-        [] => Err(StageError::Failed(format!(
-            "stage `{}`: no input holds a trained model (model.json)",
-            ctx.stage
-        ))),
-        many => Err(StageError::Params(format!(
-            "several inputs hold models ({}); say which with `model: <input>`",
-            many.iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
+    ctx.input_holding(name, "model.json", ("a trained model", "models"), "model")
 }
 
 impl StageKind for Evaluate {

@@ -62,28 +62,7 @@ pub fn ml_environment(precision: device::Precision, gpus: u32) -> BTreeMap<Strin
 /// The input that holds a dataset: the one named by `name`, else the only input with a
 /// `dataset.json`.
 pub fn dataset_input(ctx: &StageContext, name: Option<&str>) -> Result<PathBuf, StageError> {
-    if let Some(n) = name {
-        return Ok(ctx.input(n)?.to_path_buf());
-    }
-    let found: Vec<_> = ctx
-        .inputs
-        .iter()
-        .filter(|(_, p)| p.join("dataset.json").is_file())
-        .collect();
-    match found.as_slice() {
-        [(_, p)] => Ok(p.to_path_buf()),
-        [] => Err(StageError::Failed(format!(
-            "stage `{}`: no input holds a dataset (dataset.json)",
-            ctx.stage
-        ))),
-        many => Err(StageError::Params(format!(
-            "several inputs hold datasets ({}); say which with `dataset: <input>`",
-            many.iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
+    ctx.input_holding(name, "dataset.json", ("a dataset", "datasets"), "dataset")
 }
 
 struct Host<'c, 'a> {
