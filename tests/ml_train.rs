@@ -79,9 +79,6 @@ fn run(
         dataset: ds,
         cfg,
         device: Device::Cpu,
-        // One intra-op thread: with two, some libtorch CPU kernels reduce in an order that
-        // depends on scheduling under load, and bit-identical resume is then not guaranteed
-        // (seen once in a loaded full test run). The mini pipeline trains with one thread too.
         threads: 1,
         out_dir: out,
         host,
@@ -89,8 +86,14 @@ fn run(
     })
 }
 
+/// libtorch's thread count is process-wide and the tests of this file set different ones; run
+/// them one at a time so a test never trains under another's setting (which broke bit-identical
+/// resume in a full test run).
+static TORCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn interrupted_training_resumes_to_identical_weights() {
+    let _one_at_a_time = TORCH.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("tmp");
     let ds = fashion_subset(&tmp.path().join("data"), 640, 10);
     let cfg = config("resnet152", 3);
@@ -122,6 +125,7 @@ fn interrupted_training_resumes_to_identical_weights() {
 
 #[test]
 fn short_training_learns_and_stages_write_their_contract() {
+    let _one_at_a_time = TORCH.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("tmp");
     let data_dir = tmp.path().join("data");
     fashion_subset(&data_dir, 3000, 1000);
