@@ -48,46 +48,6 @@ pub fn write_index(dir: &Path) -> Result<(), ReportError> {
     std::fs::write(&path, html).map_err(io_err(&path))
 }
 
-/// Copy every report folder (a subfolder holding `report.json`) of `from` — a report stage's
-/// output tree — into `reports_dir`, replacing folders of the same id and keeping others, then
-/// rewrite `index.html` over all of them. Returns the ids copied. For `repro report`.
-pub fn install(from: &Path, reports_dir: &Path) -> Result<Vec<String>, ReportError> {
-    std::fs::create_dir_all(reports_dir).map_err(io_err(reports_dir))?;
-    let mut ids = Vec::new();
-    for entry in std::fs::read_dir(from).map_err(io_err(from))? {
-        let src = entry.map_err(io_err(from))?.path();
-        if !src.join("report.json").is_file() {
-            continue;
-        }
-        let Some(id) = src.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-            continue;
-        };
-        let dest = reports_dir.join(&id);
-        if dest.exists() {
-            std::fs::remove_dir_all(&dest).map_err(io_err(&dest))?;
-        }
-        copy_dir(&src, &dest)?;
-        ids.push(id);
-    }
-    ids.sort();
-    write_index(reports_dir)?;
-    Ok(ids)
-}
-
-fn copy_dir(src: &Path, dest: &Path) -> Result<(), ReportError> {
-    std::fs::create_dir_all(dest).map_err(io_err(dest))?;
-    for entry in std::fs::read_dir(src).map_err(io_err(src))? {
-        let path = entry.map_err(io_err(src))?.path();
-        let target = dest.join(path.file_name().unwrap_or_default());
-        if path.is_dir() {
-            copy_dir(&path, &target)?;
-        } else {
-            std::fs::copy(&path, &target).map_err(io_err(&path))?;
-        }
-    }
-    Ok(())
-}
-
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -116,29 +76,22 @@ mod tests {
     }
 
     #[test]
-    fn install_replaces_same_ids_keeps_others_and_indexes_all() {
+    fn index_links_every_report_and_escapes() {
         let tmp = tempfile::tempdir().expect("tmp");
-        let (stage, reports) = (tmp.path().join("stage"), tmp.path().join("reports"));
+        let reports = tmp.path().join("reports");
         report(&reports, "old-report", "kept");
-        report(&reports, "fig1-rankings", "stale");
-        report(&stage, "fig1-rankings", "fresh");
-        std::fs::create_dir_all(stage.join("not-a-report")).expect("mkdir");
-        assert_eq!(
-            install(&stage, &reports).expect("installs"),
-            ["fig1-rankings"]
-        );
-        let read = |p: &str| std::fs::read_to_string(reports.join(p)).expect("read");
-        assert_eq!(read("fig1-rankings/README.md"), "fresh");
-        assert_eq!(read("old-report/README.md"), "kept");
-        let index = read("index.html");
+        report(&reports, "fig1-rankings", "fresh");
+        std::fs::create_dir_all(reports.join("not-a-report")).expect("mkdir");
+        write_index(&reports).expect("index");
+        let index = std::fs::read_to_string(reports.join("index.html")).expect("read");
         assert!(
             index.contains("href=\"fig1-rankings/README.md\"")
                 && index.contains("href=\"old-report/README.md\"")
         );
+        assert!(!index.contains("not-a-report"));
         assert!(
             index.contains("&lt;title&gt;") && index.contains("s &amp; t"),
             "escaped"
         );
-        assert!(!reports.join("not-a-report").exists());
     }
 }

@@ -16,7 +16,7 @@ pub mod markdown;
 mod pairwise_improvement;
 mod table_accuracies;
 
-pub use index::{install, write_index};
+pub use index::write_index;
 
 use crate::stats::RankStatsResult;
 use serde::{Deserialize, Serialize};

@@ -76,8 +76,3 @@ pub fn registry() -> Vec<Box<dyn StageKind>> {
 pub fn find(name: &str) -> Option<Box<dyn StageKind>> {
     registry().into_iter().find(|k| k.name() == name)
 }
-
-/// Names of all kinds, for error messages.
-pub fn names() -> Vec<&'static str> {
-    registry().iter().map(|k| k.name()).collect()
-}
