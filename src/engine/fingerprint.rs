@@ -16,16 +16,31 @@ pub fn blob_of(path: &str) -> Option<&'static str> {
         .map(|(_, b)| *b)
 }
 
-/// (path, blob id) for each of `sources`; errors on a path that is not a compiled source.
+/// (path, blob id) for each of `sources`; a source ending in `/` stands for every compiled file
+/// under that folder (so a file added there is covered without editing any list). Errors on a
+/// path that matches no compiled source.
 pub fn source_blobs(kind: &str, sources: &[&str]) -> Result<Vec<(String, String)>, StoreError> {
     let mut out = Vec::new();
     for s in sources {
-        let blob = blob_of(s).ok_or_else(|| {
-            StoreError::Refused(format!("stage kind `{kind}` names source `{s}`, which is not a compiled source file of repro"))
-        })?;
-        out.push((s.to_string(), blob.to_string()));
+        let before = out.len();
+        if s.ends_with('/') {
+            out.extend(
+                blobs::SOURCE_BLOBS
+                    .iter()
+                    .filter(|(p, _)| p.starts_with(s))
+                    .map(|(p, b)| (p.to_string(), b.to_string())),
+            );
+        } else if let Some(blob) = blob_of(s) {
+            out.push((s.to_string(), blob.to_string()));
+        }
+        if out.len() == before {
+            return Err(StoreError::Refused(format!(
+                "stage kind `{kind}` names source `{s}`, which is not a compiled source file of repro"
+            )));
+        }
     }
     out.sort();
+    out.dedup();
     Ok(out)
 }
 
@@ -51,5 +66,8 @@ mod tests {
         let text = std::fs::read("src/engine/fingerprint.rs").expect("read own source");
         assert_eq!(blob_of("src/engine/fingerprint.rs").map(str::len), Some(40));
         assert!(!text.is_empty());
+        let folder = source_blobs("k", &["src/store/"]).expect("a folder of sources");
+        assert!(folder.iter().any(|(p, _)| p == "src/store/tree.rs"));
+        assert!(source_blobs("k", &["src/nowhere/"]).is_err());
     }
 }

@@ -29,16 +29,7 @@ const SOURCES: &[&str] = &[
     "src/ml/device.rs",
     "src/ml/eval.rs",
     "src/ml/layers.rs",
-    "src/ml/models/mod.rs",
-    "src/ml/models/alexnet.rs",
-    "src/ml/models/convnext.rs",
-    "src/ml/models/densenet.rs",
-    "src/ml/models/efficientnet.rs",
-    "src/ml/models/inception.rs",
-    "src/ml/models/mobilenet.rs",
-    "src/ml/models/resnet.rs",
-    "src/ml/models/vgg.rs",
-    "src/ml/models/vit.rs",
+    "src/ml/models/",
     "src/ml/train.rs",
 ];
 
