@@ -143,9 +143,7 @@ pub fn run(
     } else if opts.targets.is_empty() {
         selection.iter().copied().collect()
     } else {
-        let named = p.select(&[]).map_err(EngineError::Plan)?;
-        named
-            .into_iter()
+        (0..p.stages.len())
             .filter(|&i| {
                 opts.targets
                     .iter()
