@@ -30,26 +30,9 @@ pub fn decode_files(
     shape: Shape,
     threads: usize,
 ) -> Vec<Result<Vec<u8>, String>> {
-    let chunk = files.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|f| {
-                            let img = image::open(f)
-                                .map_err(|e| format!("{}: undecodable ({e})", f.display()))?;
-                            Ok(fit(&img, shape))
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    super::parallel::map_in_order(files, threads, |f| {
+        let img = image::open(f).map_err(|e| format!("{}: undecodable ({e})", f.display()))?;
+        Ok(fit(&img, shape))
     })
 }
 

@@ -48,27 +48,10 @@ fn render_all(
         .map(|&(c, j)| pool[sel.kept[c][j].pool_index].url.as_str())
         .collect();
     let payloads = fetch_payloads(pool_dir, &urls)?;
-    let threads = opt.threads.max(1);
-    let chunk = payloads.len().div_ceil(threads).max(1);
-    let rendered: Vec<Result<Vec<u8>, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = payloads
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|p| {
-                            p.as_ref()
-                                .map_err(Clone::clone)
-                                .and_then(|p| payload_pixels(&p.ext, &p.bytes, opt.shape))
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    let rendered = super::parallel::map_in_order(&payloads, opt.threads, |p| {
+        p.as_ref()
+            .map_err(Clone::clone)
+            .and_then(|p| payload_pixels(&p.ext, &p.bytes, opt.shape))
     });
     let mut out: Vec<Vec<Option<Vec<u8>>>> = sel.kept.iter().map(|l| vec![None; l.len()]).collect();
     for ((c, j), r) in flat.into_iter().zip(rendered) {

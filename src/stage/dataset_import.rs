@@ -56,6 +56,7 @@ impl StageKind for DatasetImport {
             "src/stage/dataset_import.rs",
             "src/data/idx.rs",
             "src/data/imagefolder.rs",
+            "src/data/parallel.rs",
             "src/data/imageops.rs",
             "src/data/dataset.rs",
         ]

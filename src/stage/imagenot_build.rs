@@ -144,6 +144,7 @@ impl StageKind for ImagenotBuild {
             "src/stage/imagenot_build.rs",
             "src/data/imagenot.rs",
             "src/data/imagenot_output.rs",
+            "src/data/parallel.rs",
             "src/data/pool.rs",
             "src/data/pool_mini.rs",
             "src/data/render.rs",
