@@ -11,6 +11,7 @@ if [[ -z "${REPRO_NO_TORCH:-}" ]]; then
   export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 features=(); [[ -z "${REPRO_NO_TORCH:-}" ]] && features=(--features torch)
+scripts/setup-s3.sh
 cargo fmt --check
 cargo clippy --release --locked --all-targets "${features[@]}" -- -D warnings
 cargo test --release --locked "${features[@]}"

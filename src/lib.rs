@@ -15,6 +15,7 @@ pub mod engine;
 pub mod ml;
 pub mod pipeline;
 pub mod provenance;
+pub mod remote;
 pub mod report;
 pub mod stage;
 pub mod stats;

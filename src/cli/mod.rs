@@ -5,6 +5,7 @@ mod audit;
 mod embed;
 #[cfg(feature = "torch")]
 mod models;
+mod remote;
 mod stats;
 mod ui;
 
@@ -60,7 +61,18 @@ enum Cmd {
         /// Print a JSON summary.
         #[arg(long)]
         json: bool,
+        /// Before executing a stage, look for its record on this remote and pull it instead
+        /// (default: `remote:` in .repro/config.yaml, or REPRO_REMOTE).
+        #[arg(long)]
+        remote: Option<String>,
     },
+    /// Upload the current records of stages (all when none) and their objects to a remote.
+    Push(remote::TransferArgs),
+    /// Download the current records of stages (all when none) and their outputs from a remote.
+    Pull(remote::TransferArgs),
+    /// Signing keys for the records `push` publishes.
+    #[command(subcommand)]
+    Key(remote::KeyCmd),
     /// Every stage: fresh or stale, and why.
     Status {
         #[arg(long)]
@@ -160,6 +172,16 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let kinds = Kinds::registered();
     match &cli.command {
         Cmd::Stats(args) => stats::run(args).map(|()| 0),
+        Cmd::Key(cmd) => remote::key(cmd),
+        Cmd::Push(args) => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            remote::push(&Engine::new(&pipeline, &store, &kinds), args)
+        }
+        Cmd::Pull(args) => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            let r = remote::open(args.remote.as_deref(), &pipeline.root)?;
+            remote::pull(&Engine::new(&pipeline, &store, &kinds).with_shared(&r), &r, args)
+        }
         Cmd::Gc {
             dry_run,
             grace_seconds,
@@ -263,9 +285,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             keep_going,
             force,
             json,
+            remote,
         } => {
             let (pipeline, store) = load(&cli, &kinds)?;
-            let engine = Engine::new(&pipeline, &store, &kinds);
+            let shared = crate::remote::Remote::from_config(remote.as_deref(), &pipeline.root)?;
+            let mut engine = Engine::new(&pipeline, &store, &kinds);
+            if let Some(r) = &shared {
+                engine = engine.with_shared(r);
+            }
             if *dry_run {
                 return dry_run_report(&engine, targets, *json);
             }

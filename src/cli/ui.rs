@@ -156,6 +156,9 @@ pub fn summary(s: &RunSummary) {
         format!("{} executed", s.executed.len()),
         format!("{} cached", s.cached.len()),
     ];
+    if !s.pulled.is_empty() {
+        parts.push(format!("{} pulled from the remote", s.pulled.len()));
+    }
     if !s.failed.is_empty() {
         parts.push(format!(
             "{} failed ({})",
@@ -170,4 +173,55 @@ pub fn summary(s: &RunSummary) {
         parts.push("interrupted".into());
     }
     println!("{}", parts.join(", "));
+}
+
+/// The bar of a push or pull: objects done of objects to move, and the bytes moved.
+pub struct TransferBar {
+    bar: Option<ProgressBar>,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+impl TransferBar {
+    pub fn new(json: bool) -> TransferBar {
+        let show = !json && std::io::stderr().is_terminal();
+        TransferBar {
+            bar: show.then(|| ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())),
+            bytes: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl crate::remote::Progress for TransferBar {
+    fn start(&self, what: &str, objects: u64) {
+        if let Some(b) = &self.bar {
+            b.set_length(objects);
+            b.set_position(0);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} objects {msg} ({elapsed})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            b.set_prefix(what.to_string());
+            b.set_message("0.0 MB");
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        if let Some(b) = &self.bar {
+            let total = self
+                .bytes
+                .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed)
+                + bytes;
+            b.inc(1);
+            b.set_message(format!("{:.1} MB", total as f64 / 1e6));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
 }

@@ -46,6 +46,8 @@ pub struct RunOptions {
 pub struct RunSummary {
     pub executed: Vec<String>,
     pub cached: Vec<String>,
+    /// Of the cached, those whose record and outputs came from the remote.
+    pub pulled: Vec<String>,
     pub failed: Vec<String>,
     /// Not run because an input failed (or the run stopped early).
     pub not_run: Vec<String>,
@@ -217,6 +219,20 @@ pub fn run(
                     slots[i] = Slot::Done(output);
                     changed = true;
                     continue;
+                }
+                // Not here: perhaps a shared cache (a remote) has it; a refused record is
+                // recomputed here, never used.
+                match engine.fetch_shared(i, &comps) {
+                    Ok(Some(output)) => {
+                        reporter.cached(&stage.name);
+                        summary.cached.push(stage.name.clone());
+                        summary.pulled.push(stage.name.clone());
+                        slots[i] = Slot::Done(output);
+                        changed = true;
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => reporter.note(&format!("{}: {e}; running it here", stage.name)),
                 }
             }
             let cpus = (stage.resources.cpus.max(1) as usize).min(jobs);

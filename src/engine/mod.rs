@@ -9,6 +9,7 @@ pub mod gc;
 pub mod key;
 pub mod plan;
 pub mod publish;
+pub mod shared;
 
 use crate::pipeline::graph::KindCatalog;
 use crate::pipeline::Pipeline;
@@ -62,6 +63,8 @@ pub struct Engine<'a> {
     pub kinds: &'a Kinds,
     deps: RefCell<DepHasher>,
     code: RefCell<HashMap<String, Digest>>,
+    /// Consulted when the store has no record for a key (`repro run --remote`, `repro pull`).
+    shared: Option<&'a dyn shared::SharedCache>,
 }
 
 impl<'a> Engine<'a> {
@@ -73,7 +76,14 @@ impl<'a> Engine<'a> {
             kinds,
             deps: RefCell::new(deps),
             code: RefCell::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// Consult `cache` for actions the store lacks.
+    pub fn with_shared(mut self, cache: &'a dyn shared::SharedCache) -> Engine<'a> {
+        self.shared = Some(cache);
+        self
     }
 
     fn kind(&self, i: usize) -> Result<&dyn StageKind, EngineError> {

@@ -1,0 +1,131 @@
+//! A remote in a directory (a plain path or `file://`): typically a shared or network
+//! filesystem several machines mount.
+//!
+//! Create-if-absent is a hard link from a finished temp file to the final name: `link(2)` fails
+//! when the name exists, so nothing is ever overwritten and a reader sees a blob whole or not
+//! at all — also when two machines push the same object at once.
+
+use super::backend::{Backend, Put};
+use super::RemoteError;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+pub struct DirRemote {
+    root: PathBuf,
+}
+
+impl DirRemote {
+    /// Open the remote at `root`, creating it if its parent exists.
+    pub fn open(root: &Path) -> Result<DirRemote, RemoteError> {
+        let parent_ok = root
+            .parent()
+            .is_none_or(|p| p.as_os_str().is_empty() || p.is_dir());
+        if !root.is_dir() && !parent_ok {
+            return Err(RemoteError::Unreachable {
+                remote: root.display().to_string(),
+                message: "neither it nor its parent directory exists".into(),
+                hint: "mount the shared filesystem, or fix the remote path".into(),
+            });
+        }
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&tmp).map_err(|e| RemoteError::Unreachable {
+            remote: root.display().to_string(),
+            message: e.to_string(),
+            hint: "check that the directory is writable".into(),
+        })?;
+        Ok(DirRemote {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn io(&self, key: &str, e: io::Error) -> RemoteError {
+        RemoteError::Io {
+            remote: self.describe(),
+            key: key.to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Backend for DirRemote {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+        Ok(self.root.join(key).is_file())
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RemoteError> {
+        match fs::read(self.root.join(key)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(key, e)),
+        }
+    }
+
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Put, RemoteError> {
+        let dest = self.root.join(key);
+        if dest.is_file() {
+            return Ok(Put::Existed);
+        }
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let host = std::env::var("HOSTNAME").unwrap_or_default();
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("put.{host}.{}.{n}", std::process::id()));
+        let write = || -> io::Result<Put> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            let put = match fs::hard_link(&tmp, &dest) {
+                Ok(()) => Put::Created,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Put::Existed,
+                Err(e) => return Err(e),
+            };
+            if let Some(parent) = dest.parent() {
+                if let Ok(d) = File::open(parent) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(put)
+        };
+        let result = write();
+        let _ = fs::remove_file(&tmp);
+        result.map_err(|e| self.io(key, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_if_absent_never_overwrites() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = DirRemote::open(&dir.path().join("remote")).expect("open");
+        assert_eq!(r.get("a/b").expect("get"), None);
+        assert_eq!(r.put_if_absent("a/b", b"one").expect("put"), Put::Created);
+        assert_eq!(r.put_if_absent("a/b", b"two").expect("put"), Put::Existed);
+        assert_eq!(r.get("a/b").expect("get").as_deref(), Some(&b"one"[..]));
+        assert!(r.exists("a/b").expect("exists"));
+        let leftovers = fs::read_dir(dir.path().join("remote/tmp")).expect("tmp").count();
+        assert_eq!(leftovers, 0, "temp files are removed");
+    }
+
+    #[test]
+    fn missing_parent_is_a_clear_error() {
+        let e = DirRemote::open(Path::new("/nonexistent-mount/cache"))
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("/nonexistent-mount/cache"), "{e}");
+    }
+}
