@@ -69,7 +69,8 @@ fn bad_remote_and_bad_key_are_clear_errors() {
     let pull = repro(&r, &t, &["pull", "--remote", &t.url]);
     assert_eq!(pull.code, 2);
     assert!(
-        pull.stderr.contains("/nonexistent-mount/repro-cache") && pull.stderr.contains("unreachable"),
+        pull.stderr.contains("/nonexistent-mount/repro-cache")
+            && pull.stderr.contains("unreachable"),
         "{}",
         pull.stderr
     );
@@ -84,16 +85,25 @@ fn bad_remote_and_bad_key_are_clear_errors() {
     std::fs::write(&key, "not a key\n").expect("write");
     r.write(
         ".repro/config.yaml",
-        &format!("remote: {}\nsigning_key: {}\n", d.path().join("c").display(), key.display()),
+        &format!(
+            "remote: {}\nsigning_key: {}\n",
+            d.path().join("c").display(),
+            key.display()
+        ),
     );
     let push = repro(&r, &t, &["push"]);
     assert_eq!(push.code, 2);
     assert!(
-        push.stderr.contains(&key.display().to_string()) && push.stderr.contains("repro key generate"),
+        push.stderr.contains(&key.display().to_string())
+            && push.stderr.contains("repro key generate"),
         "{}",
         push.stderr
     );
     r.write(".repro/config.yaml", "remote: /tmp\nremtoe: x\n");
     let typo = repro(&r, &t, &["push"]);
-    assert!(typo.stderr.contains(".repro/config.yaml") && typo.stderr.contains("remtoe"), "{}", typo.stderr);
+    assert!(
+        typo.stderr.contains(".repro/config.yaml") && typo.stderr.contains("remtoe"),
+        "{}",
+        typo.stderr
+    );
 }

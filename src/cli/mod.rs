@@ -180,7 +180,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Pull(args) => {
             let (pipeline, store) = load(&cli, &kinds)?;
             let r = remote::open(args.remote.as_deref(), &pipeline.root)?;
-            remote::pull(&Engine::new(&pipeline, &store, &kinds).with_shared(&r), &r, args)
+            remote::pull(
+                &Engine::new(&pipeline, &store, &kinds).with_shared(&r),
+                &r,
+                args,
+            )
         }
         Cmd::Gc {
             dry_run,

@@ -97,11 +97,16 @@ pub fn pull(engine: &Engine, remote: &Remote, args: &TransferArgs) -> Result<i32
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "pulled {} stages from {}; {} already here, {} not on the remote{}",
+            "pulled {} stages from {}; {} already here, {} not on the remote{}{}",
             report.pulled.len(),
             remote.describe(),
             report.present.len(),
             report.absent.len(),
+            if report.refused.is_empty() {
+                String::new()
+            } else {
+                format!(", {} refused", report.refused.len())
+            },
             if report.blocked.is_empty() {
                 String::new()
             } else {

@@ -47,9 +47,7 @@ impl RemoteConfig {
             Ok(text) if text.trim().is_empty() => RemoteConfig::default(),
             Ok(text) => serde_yaml::from_str(&text).map_err(|e| RemoteError::Config {
                 what: path.display().to_string(),
-                message: format!(
-                    "{e} (allowed keys: remote, signing_key, trusted_keys)"
-                ),
+                message: format!("{e} (allowed keys: remote, signing_key, trusted_keys)"),
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => RemoteConfig::default(),
             Err(e) => {

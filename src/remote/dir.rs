@@ -117,7 +117,9 @@ mod tests {
         assert_eq!(r.put_if_absent("a/b", b"two").expect("put"), Put::Existed);
         assert_eq!(r.get("a/b").expect("get").as_deref(), Some(&b"one"[..]));
         assert!(r.exists("a/b").expect("exists"));
-        let leftovers = fs::read_dir(dir.path().join("remote/tmp")).expect("tmp").count();
+        let leftovers = fs::read_dir(dir.path().join("remote/tmp"))
+            .expect("tmp")
+            .count();
         assert_eq!(leftovers, 0, "temp files are removed");
     }
 

@@ -90,7 +90,8 @@ impl Remote {
         } else if url.contains("://") {
             return Err(RemoteError::Config {
                 what: format!("remote {url}"),
-                message: "unsupported scheme; use s3://bucket/prefix, file:///path or a plain path".into(),
+                message: "unsupported scheme; use s3://bucket/prefix, file:///path or a plain path"
+                    .into(),
             });
         } else {
             Box::new(dir::DirRemote::open(&base.join(url))?)

@@ -59,9 +59,11 @@ pub struct PublicKey(VerifyingKey);
 impl PublicKey {
     /// Parse `ed25519:<base64>`; `origin` names where it came from, for the error.
     pub fn parse(text: &str, origin: &str) -> Result<PublicKey, RemoteError> {
-        let bad = |message: &str| RemoteError::Key {
+        let bad = |message: &str| {
+            RemoteError::Key {
             path: origin.to_string(),
             message: format!("{message}; a public key is one line `ed25519:<base64>` as `repro key generate` writes it"),
+        }
         };
         let b64 = text
             .trim()
@@ -102,9 +104,11 @@ impl Signer25519 {
             path: origin.clone(),
             message: format!("cannot read it ({e}); create one with `repro key generate`"),
         })?;
-        let bad = |message: &str| RemoteError::Key {
+        let bad = |message: &str| {
+            RemoteError::Key {
             path: origin.clone(),
             message: format!("{message}; a signing key is one line `ed25519-secret:<base64>` as `repro key generate` writes it"),
+        }
         };
         let seed: [u8; 32] = text
             .trim()

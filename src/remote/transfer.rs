@@ -98,24 +98,28 @@ impl Remote {
             ..PushReport::default()
         };
         progress.start("push", missing.len() as u64);
-        let sent = all(parallel(&missing, self.jobs, |d| -> Result<(Put, u64), RemoteError> {
-            let path = store.object_file(d);
-            let frame = std::fs::read(&path).map_err(|e| {
-                RemoteError::Store(crate::store::StoreError::Io {
-                    path: path.clone(),
-                    source: e,
-                })
-            })?;
-            // Never spread a corrupt object: the store's own check, before it leaves.
-            verify_frame(&frame, d).map_err(|message| RemoteError::Tampered {
-                remote: format!("the local store ({})", store.root().display()),
-                digest: *d,
-                message: format!("{message}; run `repro verify`"),
-            })?;
-            let put = b.put_if_absent(&object_key(d), &frame)?;
-            progress.advance(frame.len() as u64);
-            Ok((put, frame.len() as u64))
-        }));
+        let sent = all(parallel(
+            &missing,
+            self.jobs,
+            |d| -> Result<(Put, u64), RemoteError> {
+                let path = store.object_file(d);
+                let frame = std::fs::read(&path).map_err(|e| {
+                    RemoteError::Store(crate::store::StoreError::Io {
+                        path: path.clone(),
+                        source: e,
+                    })
+                })?;
+                // Never spread a corrupt object: the store's own check, before it leaves.
+                verify_frame(&frame, d).map_err(|message| RemoteError::Tampered {
+                    remote: format!("the local store ({})", store.root().display()),
+                    digest: *d,
+                    message: format!("{message}; run `repro verify`"),
+                })?;
+                let put = b.put_if_absent(&object_key(d), &frame)?;
+                progress.advance(frame.len() as u64);
+                Ok((put, frame.len() as u64))
+            },
+        ));
         progress.finish();
         for (put, size) in sent? {
             if put == Put::Created {
@@ -151,16 +155,17 @@ impl Remote {
         };
         let envelope: Envelope = serde_json::from_slice(&bytes)
             .map_err(|e| bad(format!("it is not a DSSE envelope ({e})")))?;
-        let payload = envelope
-            .open(self.trusted.as_deref())
-            .map_err(|message| match self.trusted {
-                Some(_) => RemoteError::Untrusted {
-                    remote: self.describe(),
-                    key: key.to_string(),
-                    message,
-                },
-                None => bad(message),
-            })?;
+        let payload =
+            envelope
+                .open(self.trusted.as_deref())
+                .map_err(|message| match self.trusted {
+                    Some(_) => RemoteError::Untrusted {
+                        remote: self.describe(),
+                        key: key.to_string(),
+                        message,
+                    },
+                    None => bad(message),
+                })?;
         let rec: ActionRecord = serde_json::from_slice(&payload)
             .map_err(|e| bad(format!("it is not an action record ({e})")))?;
         if rec.key != *key || rec.components.key() != *key {
@@ -224,32 +229,38 @@ impl Remote {
         progress: &dyn Progress,
     ) -> Result<(), RemoteError> {
         let b = self.backend.as_ref();
-        all(parallel(digests, self.jobs, |d| -> Result<(), RemoteError> {
-            let Some(frame) = b.get(&object_key(d))? else {
-                if optional {
-                    return Ok(());
-                }
-                return Err(RemoteError::MissingObject {
+        all(parallel(
+            digests,
+            self.jobs,
+            |d| -> Result<(), RemoteError> {
+                let Some(frame) = b.get(&object_key(d))? else {
+                    if optional {
+                        return Ok(());
+                    }
+                    return Err(RemoteError::MissingObject {
+                        remote: self.describe(),
+                        digest: *d,
+                        action: action.to_string(),
+                    });
+                };
+                verify_frame(&frame, d).map_err(|message| RemoteError::Tampered {
                     remote: self.describe(),
                     digest: *d,
-                    action: action.to_string(),
-                });
-            };
-            verify_frame(&frame, d).map_err(|message| RemoteError::Tampered {
-                remote: self.describe(),
-                digest: *d,
-                message,
-            })?;
-            let dest = store.object_file(d);
-            crate::store::fsutil::write_atomic(&store.tmp_dir(), &dest, &frame).map_err(|e| {
-                RemoteError::Store(crate::store::StoreError::Io {
-                    path: dest.clone(),
-                    source: e,
-                })
-            })?;
-            progress.advance(frame.len() as u64);
-            Ok(())
-        }))
+                    message,
+                })?;
+                let dest = store.object_file(d);
+                crate::store::fsutil::write_atomic(&store.tmp_dir(), &dest, &frame).map_err(
+                    |e| {
+                        RemoteError::Store(crate::store::StoreError::Io {
+                            path: dest.clone(),
+                            source: e,
+                        })
+                    },
+                )?;
+                progress.advance(frame.len() as u64);
+                Ok(())
+            },
+        ))
         .map(|_| ())
     }
 }

@@ -75,7 +75,11 @@ pub fn objects(store: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let base = store.join("objects/sha256");
     for fan in std::fs::read_dir(&base).into_iter().flatten().flatten() {
-        for e in std::fs::read_dir(fan.path()).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(fan.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             out.push(e.path());
         }
     }
@@ -100,13 +104,26 @@ pub fn push_then_pull_into_a_fresh_clone(t: &Target) {
     ok(a.repro(&["run", "--json"]), "run");
     let first = push(&a, t);
     assert_eq!(first["records_pushed"], 3, "{first}");
-    assert!(first["objects_pushed"].as_u64().expect("n") >= 42, "{first}");
+    assert!(
+        first["objects_pushed"].as_u64().expect("n") >= 42,
+        "{first}"
+    );
     let again = push(&a, t);
-    assert_eq!(again["records_pushed"], 0, "only missing records move: {again}");
-    assert_eq!(again["objects_pushed"], 0, "only missing objects move: {again}");
+    assert_eq!(
+        again["records_pushed"], 0,
+        "only missing records move: {again}"
+    );
+    assert_eq!(
+        again["objects_pushed"], 0,
+        "only missing objects move: {again}"
+    );
 
     let b = project("hello\n");
-    let pulled = ok(repro(&b, t, &["pull", "--remote", &t.url, "--json"]), "pull").json();
+    let pulled = ok(
+        repro(&b, t, &["pull", "--remote", &t.url, "--json"]),
+        "pull",
+    )
+    .json();
     let mut names: Vec<String> = pulled["report"]["pulled"]
         .as_array()
         .expect("pulled")
@@ -121,9 +138,14 @@ pub fn push_then_pull_into_a_fresh_clone(t: &Target) {
     // The pulled outputs are the pushed ones, and `verify` finds the store sound.
     ok(b.repro(&["verify"]), "verify");
     let dest = b.path().join("exported");
-    ok(b.repro(&["export", "report", dest.to_str().expect("utf8")]), "export");
+    ok(
+        b.repro(&["export", "report", dest.to_str().expect("utf8")]),
+        "export",
+    );
     assert_eq!(
-        std::fs::read_to_string(dest.join("report.txt")).expect("report").trim(),
+        std::fs::read_to_string(dest.join("report.txt"))
+            .expect("report")
+            .trim(),
         "6"
     );
 }
@@ -136,14 +158,22 @@ pub fn run_consults_the_configured_remote(t: &Target) {
     let b = project("remote run\n");
     b.write(".repro/config.yaml", &format!("remote: {}\n", t.url));
     let run = ok(repro(&b, t, &["run", "--json"]), "run with remote");
-    assert!(run.names("executed").is_empty(), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.names("executed").is_empty(),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
     assert_eq!(run.names("pulled"), ["data", "model", "report"]);
     // A stage whose inputs changed is not on the remote: it runs here, the rest is pulled.
     let c = project("remote run\n");
     c.write(".repro/config.yaml", &format!("remote: {}\n", t.url));
     c.write(
         "pipeline.yaml",
-        &PIPELINE.replace("report.txt\"}", "report.txt; echo changed >> $REPRO_OUT/report.txt\"}"),
+        &PIPELINE.replace(
+            "report.txt\"}",
+            "report.txt; echo changed >> $REPRO_OUT/report.txt\"}",
+        ),
     );
     let run = ok(repro(&c, t, &["run", "--json"]), "run with remote");
     assert_eq!(run.names("executed"), ["report"]);
@@ -168,11 +198,7 @@ pub fn tampered_object_is_refused(t: &Target) {
         .join(&digest[..2])
         .join(&digest[2..]);
     assert!(victim.is_file(), "pushed object at {}", victim.display());
-    std::fs::write(
-        &victim,
-        zstd::encode_all(&b"evil\n"[..], 3).expect("zstd"),
-    )
-    .expect("tamper");
+    std::fs::write(&victim, zstd::encode_all(&b"evil\n"[..], 3).expect("zstd")).expect("tamper");
 
     let b = project("tamper\n");
     let pulled = repro(&b, t, &["pull", "--remote", &t.url]);
@@ -205,10 +231,7 @@ pub fn concurrent_pushes_lose_nothing(t: &Target) {
     let a = project("shared input\n");
     let b = project("shared input\n");
     // Same `data` (same objects), different `model`.
-    b.write(
-        "pipeline.yaml",
-        &PIPELINE.replace("wc -c <", "wc -l <"),
-    );
+    b.write("pipeline.yaml", &PIPELINE.replace("wc -c <", "wc -l <"));
     ok(a.repro(&["run", "--json"]), "run a");
     ok(b.repro(&["run", "--json"]), "run b");
     let spawn = |r: &Repo| -> Child {
@@ -250,7 +273,11 @@ pub fn only_trusted_signatures_are_accepted(t: &Target, t_unsigned: &Target) {
             .args(["key", "generate", "--out", path.to_str().expect("utf8")])
             .output()
             .expect("key generate");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         path
     };
     let alice = gen("alice.key");
@@ -277,14 +304,22 @@ pub fn only_trusted_signatures_are_accepted(t: &Target, t_unsigned: &Target) {
         r
     };
     let b = trusting(&alice);
-    let pulled = ok(repro(&b, t, &["pull", "--remote", &t.url, "--json"]), "pull signed").json();
+    let pulled = ok(
+        repro(&b, t, &["pull", "--remote", &t.url, "--json"]),
+        "pull signed",
+    )
+    .json();
     assert_eq!(pulled["report"]["pulled"].as_array().expect("a").len(), 3);
 
     let c = trusting(&alice);
     let refused = repro(&c, t_unsigned, &["pull", "--remote", &t_unsigned.url]);
     assert_eq!(refused.code, 1, "{}", refused.stdout);
     assert!(refused.stderr.contains("unsigned"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("trusted_keys"), "says the fix: {}", refused.stderr);
+    assert!(
+        refused.stderr.contains("trusted_keys"),
+        "says the fix: {}",
+        refused.stderr
+    );
     let d = trusting(&mallory);
     let refused = repro(&d, t, &["pull", "--remote", &t.url]);
     assert_eq!(refused.code, 1, "{}", refused.stdout);
