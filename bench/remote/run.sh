@@ -9,7 +9,7 @@
 # out and verifying every object on the way in. Needs scripts/setup-s3.sh; installs awscli from
 # PyPI into bench/out/venv.
 #
-# Measured (2026-12-01, 2 shared cores under load from other builds, awscli 1.x, s3s-fs 0.14.1):
+# Measured (2026-12-01, 2 shared cores under load from other builds, awscli 1.46.3, s3s-fs 0.14.1):
 #   268 MB   push 103.1 MB/s vs 75.2 MB/s (1.37x)   pull 139.6 MB/s vs 79.5 MB/s (1.76x)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

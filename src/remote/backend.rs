@@ -19,6 +19,9 @@ pub trait Backend: Send + Sync {
     fn exists(&self, key: &str) -> Result<bool, RemoteError>;
     /// The blob's bytes, or `None` when the key is absent.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RemoteError>;
+    /// Stream the blob into the file `dest` (created); `false` when the key is absent. Objects
+    /// can be model weights: a download never holds one in memory.
+    fn get_to(&self, key: &str, dest: &std::path::Path) -> Result<bool, RemoteError>;
     /// Write `bytes` under `key` unless the key exists; never overwrites. Two writers racing on
     /// one key both succeed, and one of their (identical, content-named) blobs is kept.
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Put, RemoteError>;

@@ -68,6 +68,14 @@ impl Backend for DirRemote {
         }
     }
 
+    fn get_to(&self, key: &str, dest: &Path) -> Result<bool, RemoteError> {
+        match fs::copy(self.root.join(key), dest) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(self.io(key, e)),
+        }
+    }
+
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Put, RemoteError> {
         let dest = self.root.join(key);
         if dest.is_file() {

@@ -122,6 +122,25 @@ impl Backend for S3Remote {
         }
     }
 
+    fn get_to(&self, key: &str, dest: &std::path::Path) -> Result<bool, RemoteError> {
+        use futures::StreamExt;
+        use std::io::Write;
+        let path = self.path(key);
+        let fetch = async {
+            let mut stream = self.store.get(&path).await?.into_stream();
+            let mut file = std::fs::File::create(dest).map_err(io_error)?;
+            while let Some(chunk) = stream.next().await {
+                file.write_all(&chunk?).map_err(io_error)?;
+            }
+            Ok::<(), object_store::Error>(())
+        };
+        match self.runtime.block_on(fetch) {
+            Ok(()) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.err(key, e)),
+        }
+    }
+
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Put, RemoteError> {
         let path = self.path(key);
         let payload = PutPayload::from(bytes.to_vec());
@@ -133,5 +152,12 @@ impl Backend for S3Remote {
             Err(object_store::Error::AlreadyExists { .. }) => Ok(Put::Existed),
             Err(e) => Err(self.err(key, e)),
         }
+    }
+}
+
+fn io_error(e: std::io::Error) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "local file",
+        source: Box::new(e),
     }
 }

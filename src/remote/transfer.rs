@@ -2,8 +2,9 @@
 //!
 //! - Only missing objects move: existence is checked for all of them at once (in parallel),
 //!   then the missing ones are transferred in parallel.
-//! - Nothing enters the store unverified: a downloaded object is decompressed and hashed in
-//!   memory and written (temp file, fsync, rename) only when its digest matches its name.
+//! - Nothing enters the store unverified: a downloaded object is streamed to `store/tmp/`,
+//!   decompressed and hashed there, and renamed into place only when its digest matches its
+//!   name; otherwise the temp file is deleted.
 //! - Records go after their objects, on both sides: a push uploads every object of every
 //!   record before the first record, a pull publishes a record only once its outputs are in
 //!   the store. Nobody sees a record whose outputs are missing.
@@ -14,6 +15,7 @@ use super::sign::Envelope;
 use super::{parallel, Progress, Remote, RemoteError};
 use crate::provenance::ActionRecord;
 use crate::store::digest::Hasher;
+use crate::store::fsutil;
 use crate::store::{ActionKey, Digest, Store};
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -30,7 +32,12 @@ pub struct PushReport {
 
 /// Check that a zstd frame decompresses to content whose sha256 is `digest`.
 pub fn verify_frame(frame: &[u8], digest: &Digest) -> Result<(), String> {
-    let mut dec = zstd::Decoder::new(frame).map_err(|e| format!("not a zstd frame: {e}"))?;
+    verify_stream(frame, digest)
+}
+
+/// Check a zstd frame read from `r` (a downloaded file) without holding it in memory.
+pub fn verify_stream(r: impl Read, digest: &Digest) -> Result<(), String> {
+    let mut dec = zstd::Decoder::new(r).map_err(|e| format!("not a zstd frame: {e}"))?;
     let mut hasher = Hasher::default();
     let mut buf = vec![0u8; 128 << 10];
     loop {
@@ -228,40 +235,57 @@ impl Remote {
         optional: bool,
         progress: &dyn Progress,
     ) -> Result<(), RemoteError> {
-        let b = self.backend.as_ref();
-        all(parallel(
-            digests,
-            self.jobs,
-            |d| -> Result<(), RemoteError> {
-                let Some(frame) = b.get(&object_key(d))? else {
-                    if optional {
-                        return Ok(());
-                    }
-                    return Err(RemoteError::MissingObject {
-                        remote: self.describe(),
-                        digest: *d,
-                        action: action.to_string(),
-                    });
-                };
-                verify_frame(&frame, d).map_err(|message| RemoteError::Tampered {
+        all(parallel(digests, self.jobs, |d| {
+            self.download_one(store, d, action, optional, progress)
+        }))
+        .map(|_| ())
+    }
+
+    /// Download to store/tmp, verify there, then rename into place: the object's name appears
+    /// only once its content is known to hash to it. The temp file never outlives the call.
+    fn download_one(
+        &self,
+        store: &Store,
+        d: &Digest,
+        action: &ActionKey,
+        optional: bool,
+        progress: &dyn Progress,
+    ) -> Result<(), RemoteError> {
+        let store_err = |path: &std::path::Path, e: std::io::Error| {
+            RemoteError::Store(crate::store::StoreError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        };
+        let tmp = fsutil::temp_path(&store.tmp_dir(), "pull");
+        let result = (|| {
+            if !self.backend.get_to(&object_key(d), &tmp)? {
+                if optional {
+                    return Ok(());
+                }
+                return Err(RemoteError::MissingObject {
+                    remote: self.describe(),
+                    digest: *d,
+                    action: action.to_string(),
+                });
+            }
+            let file = std::fs::File::open(&tmp).map_err(|e| store_err(&tmp, e))?;
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            verify_stream(std::io::BufReader::new(&file), d).map_err(|message| {
+                RemoteError::Tampered {
                     remote: self.describe(),
                     digest: *d,
                     message,
-                })?;
-                let dest = store.object_file(d);
-                crate::store::fsutil::write_atomic(&store.tmp_dir(), &dest, &frame).map_err(
-                    |e| {
-                        RemoteError::Store(crate::store::StoreError::Io {
-                            path: dest.clone(),
-                            source: e,
-                        })
-                    },
-                )?;
-                progress.advance(frame.len() as u64);
-                Ok(())
-            },
-        ))
-        .map(|_| ())
+                }
+            })?;
+            file.sync_all().map_err(|e| store_err(&tmp, e))?;
+            let dest = store.object_file(d);
+            fsutil::persist(&tmp, &dest).map_err(|e| store_err(&dest, e))?;
+            progress.advance(size);
+            Ok(())
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        result
     }
 }
 

@@ -213,6 +213,15 @@ pub fn tampered_object_is_refused(t: &Target) {
         objects(&store).iter().all(|p| digest_of(p) != digest),
         "the tampered object did not enter the store"
     );
+    let leftovers: Vec<_> = std::fs::read_dir(store.join("tmp"))
+        .expect("tmp")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("pull."))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the refused download is deleted: {leftovers:?}"
+    );
     assert!(
         std::fs::read_dir(store.join("actions/sha256"))
             .expect("actions")
