@@ -10,7 +10,8 @@
 # PyPI into bench/out/venv.
 #
 # Measured (2026-12-01, 2 shared cores under load from other builds, awscli 1.46.3, s3s-fs 0.14.1):
-#   268 MB   push 103.1 MB/s vs 75.2 MB/s (1.37x)   pull 139.6 MB/s vs 79.5 MB/s (1.76x)
+#   268 MB   push 104.9 MB/s vs 76.7 MB/s (1.37x)   pull 144.9 MB/s vs 87.2 MB/s (1.66x)
+#   (an earlier run, before pulls streamed to store/tmp: push 1.37x, pull 1.76x)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 files=${1:-64}
