@@ -118,4 +118,14 @@ fn unreachable_server_is_a_clear_error() {
         "{}",
         push.stderr
     );
+    // `run` with a dead remote computes everything here, and asks the remote only once.
+    let b = project("x\n");
+    let run = ok(repro(&b, &t, &["run", "--json", "--remote", &t.url]), "run");
+    assert_eq!(run.names("executed").len(), 3);
+    assert_eq!(
+        run.stderr.matches("unreachable").count(),
+        1,
+        "{}",
+        run.stderr
+    );
 }

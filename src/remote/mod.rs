@@ -77,6 +77,9 @@ pub struct Remote {
     pub(crate) trusted: Option<Vec<PublicKey>>,
     /// Transfers in flight at once.
     pub jobs: usize,
+    /// Set once the remote proved unreachable during a run: later stages stop asking it, so
+    /// a dead network costs one timeout, not one per stage.
+    pub(crate) offline: std::sync::atomic::AtomicBool,
 }
 
 impl Remote {
@@ -101,6 +104,7 @@ impl Remote {
             signer: None,
             trusted: None,
             jobs: 16,
+            offline: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -295,9 +295,18 @@ impl crate::engine::shared::SharedCache for Remote {
     }
 
     fn fetch(&self, store: &Store, key: &ActionKey) -> Result<bool, String> {
-        Remote::fetch(self, store, key, &super::Quiet)
-            .map(|r| r.is_some())
-            .map_err(|e| e.to_string())
+        use std::sync::atomic::Ordering;
+        if self.offline.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        match Remote::fetch(self, store, key, &super::Quiet) {
+            Ok(r) => Ok(r.is_some()),
+            Err(e @ RemoteError::Unreachable { .. }) => {
+                self.offline.store(true, Ordering::Relaxed);
+                Err(format!("{e} (not asking it again in this run)"))
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
