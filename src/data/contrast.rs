@@ -538,7 +538,7 @@ mod tests {
         // The content digest does not depend on the sample.
         assert_eq!(s1.classes[1].content_sha256, {
             let s3 = build(&t, &opts(&[("val", 12)], 6), &t.out.join("w")).expect("w");
-            s3.classes[1].content_sha256
+            s3.classes[1].content_sha256.clone()
         });
         assert_eq!(s1.per_class, BTreeMap::from([("val".into(), 12)]));
     }

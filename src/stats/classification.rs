@@ -171,9 +171,10 @@ pub fn wilson(k: usize, n: usize, level: f64) -> Interval {
     let z2 = z * z;
     let centre = (p + z2 / (2.0 * nf)) / (1.0 + z2 / nf);
     let half = z / (1.0 + z2 / nf) * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt();
+    // At k = 0 and k = n the bounds are exactly 0 and 1; rounding would miss them.
     Interval {
-        lo: 100.0 * (centre - half).max(0.0),
-        hi: 100.0 * (centre + half).min(1.0),
+        lo: if k == 0 { 0.0 } else { 100.0 * (centre - half).max(0.0) },
+        hi: if k == n { 100.0 } else { 100.0 * (centre + half).min(1.0) },
         defined: n,
     }
 }
@@ -263,7 +264,7 @@ mod tests {
         // (0.25529, 0.36621).
         let i = wilson(81, 263, 0.95);
         assert!((i.lo - 25.5289).abs() < 1e-3 && (i.hi - 36.6210).abs() < 1e-3, "{i:?}");
-        // All correct: the interval stays below 100 and above the point's neighbourhood.
+        // All correct: the interval ends at exactly 100, and starts at n / (n + z²).
         let all = wilson(1000, 1000, 0.95);
         assert_eq!(all.hi, 100.0);
         assert!((all.lo - 99.6173).abs() < 1e-3, "{all:?}");
