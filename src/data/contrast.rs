@@ -58,7 +58,9 @@ pub enum ContrastError {
         input: String,
         per_class: usize,
     },
-    #[error("the two datasets share no split (`{a}`: {sa}; `{b}`: {sb}); name them in `per_class:`")]
+    #[error(
+        "the two datasets share no split (`{a}`: {sa}; `{b}`: {sb}); name them in `per_class:`"
+    )]
     NoCommonSplit {
         a: String,
         sa: String,
@@ -68,10 +70,7 @@ pub enum ContrastError {
     #[error("`{a}` and `{b}`: the contrast needs two different inputs")]
     Same { a: String, b: String },
     #[error("input `{input}`: {source}")]
-    Dataset {
-        input: String,
-        source: DatasetError,
-    },
+    Dataset { input: String, source: DatasetError },
     #[error(transparent)]
     Output(DatasetError),
     #[error("{0}")]
@@ -87,8 +86,8 @@ pub struct Side<'a> {
 #[derive(Debug, Clone)]
 pub struct ContrastOptions {
     pub name: String,
-    /// Images per class per split; splits not named take the smaller dataset's count. Empty:
-    /// every split both datasets have.
+    /// Images per class per split. Every split both datasets have is built; one not named here
+    /// takes the smaller dataset's count.
     pub per_class: BTreeMap<String, usize>,
     pub seed: u64,
 }
@@ -222,16 +221,16 @@ fn plan(
     opt: &ContrastOptions,
 ) -> Result<BTreeMap<String, usize>, ContrastError> {
     let (ma, mb) = (&a.dataset.meta, &b.dataset.meta);
-    let mut splits: Vec<String> = if opt.per_class.is_empty() {
-        ma.splits
-            .keys()
-            .filter(|s| mb.splits.contains_key(*s))
-            .cloned()
-            .collect()
-    } else {
-        opt.per_class.keys().cloned().collect()
-    };
+    // Every split both have, and any split named in `per_class` (which must then exist).
+    let mut splits: Vec<String> = ma
+        .splits
+        .keys()
+        .filter(|s| mb.splits.contains_key(*s))
+        .chain(opt.per_class.keys())
+        .cloned()
+        .collect();
     splits.sort();
+    splits.dedup();
     if splits.is_empty() {
         let names = |m: &DatasetMeta| m.splits.keys().cloned().collect::<Vec<_>>().join(", ");
         return Err(ContrastError::NoCommonSplit {
@@ -318,7 +317,7 @@ pub fn build_contrast(
         .iter()
         .map(|s| ClassInfo {
             wnid: s.input.to_string(),
-            lemma: class_name(*s),
+            lemma: class_name(s),
             gloss: format!(
                 "an image of dataset `{}` (input stage `{}`)",
                 s.dataset.meta.name, s.input
@@ -331,10 +330,12 @@ pub fn build_contrast(
     for s in sides {
         let mut h = Hasher::default();
         let path = s.dataset.dir.join("dataset.json");
-        h.update(&std::fs::read(&path).map_err(|source| ContrastError::Dataset {
-            input: s.input.into(),
-            source: DatasetError::Io { path, source },
-        })?);
+        h.update(
+            &std::fs::read(&path).map_err(|source| ContrastError::Dataset {
+                input: s.input.into(),
+                source: DatasetError::Io { path, source },
+            })?,
+        );
         hashers.push(h);
     }
     let mut tsv = String::from("split\tindex\tlabel\tsource\tsource_index\n");
@@ -381,7 +382,7 @@ pub fn build_contrast(
             .enumerate()
             .map(|(c, (s, h))| SourceInfo {
                 label: c as u32,
-                class: class_name(*s),
+                class: class_name(s),
                 input: s.input.to_string(),
                 dataset: s.dataset.meta.name.clone(),
                 content_sha256: h.finish().hex(),
@@ -432,10 +433,7 @@ mod tests {
     fn opts(per_class: &[(&str, usize)], seed: u64) -> ContrastOptions {
         ContrastOptions {
             name: "a-vs-b".into(),
-            per_class: per_class
-                .iter()
-                .map(|(s, n)| (s.to_string(), *n))
-                .collect(),
+            per_class: per_class.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
             seed,
         }
     }
@@ -451,7 +449,13 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         let (da, db) = (tmp.path().join("a"), tmp.path().join("b"));
         toy(&da, "alpha", (4, 4, 3), &[("train", 40), ("val", 15)], 0);
-        toy(&db, "beta", shape_b, &[("train", 25), ("val", 30), ("test", 12)], 100);
+        toy(
+            &db,
+            "beta",
+            shape_b,
+            &[("train", 25), ("val", 30), ("test", 12)],
+            100,
+        );
         let out = tmp.path().join("out");
         Two {
             a: Dataset::open(&da).expect("a"),
@@ -489,7 +493,11 @@ mod tests {
             let d = ds.load_split(split).expect("split");
             assert_eq!(d.n, 2 * k);
             // Alternating a, b, a, b…
-            assert!(d.labels.iter().enumerate().all(|(i, &l)| l as usize == i % 2));
+            assert!(d
+                .labels
+                .iter()
+                .enumerate()
+                .all(|(i, &l)| l as usize == i % 2));
         }
         // Every written image is the source image sources.tsv names.
         let tsv = std::fs::read_to_string(t.out.join("sources.tsv")).expect("tsv");
@@ -530,17 +538,30 @@ mod tests {
         let s2 = build(&t, &o, &y).expect("y");
         build(&t, &opts(&[("val", 12)], 6), &z).expect("z");
         let read = |d: &Path, f: &str| std::fs::read(d.join(f)).expect("read");
-        for f in ["val-00000.u8", "val-00000.labels", "sources.tsv", "dataset.json"] {
+        for f in [
+            "val-00000.u8",
+            "val-00000.labels",
+            "sources.tsv",
+            "dataset.json",
+        ] {
             assert_eq!(read(&x, f), read(&y, f), "{f} is deterministic");
         }
         assert_eq!(s1, s2);
-        assert_ne!(read(&x, "sources.tsv"), read(&z, "sources.tsv"), "seed matters");
+        assert_ne!(
+            read(&x, "sources.tsv"),
+            read(&z, "sources.tsv"),
+            "seed matters"
+        );
         // The content digest does not depend on the sample.
         assert_eq!(s1.classes[1].content_sha256, {
             let s3 = build(&t, &opts(&[("val", 12)], 6), &t.out.join("w")).expect("w");
             s3.classes[1].content_sha256.clone()
         });
-        assert_eq!(s1.per_class, BTreeMap::from([("val".into(), 12)]));
+        // The named split as asked, the other common split at the smaller count.
+        assert_eq!(
+            s1.per_class,
+            BTreeMap::from([("train".into(), 25), ("val".into(), 12)])
+        );
     }
 
     #[test]
@@ -549,22 +570,36 @@ mod tests {
         let (da, db) = (tmp.path().join("a"), tmp.path().join("b"));
         toy(&da, "same", (2, 2, 1), &[("val", 12)], 0);
         toy(&db, "same", (2, 2, 1), &[("val", 12)], 50);
-        let (a, b) = (Dataset::open(&da).expect("a"), Dataset::open(&db).expect("b"));
+        let (a, b) = (
+            Dataset::open(&da).expect("a"),
+            Dataset::open(&db).expect("b"),
+        );
         let s = build_contrast(
-            &Side { input: "x", dataset: &a },
-            &Side { input: "y", dataset: &b },
+            &Side {
+                input: "x",
+                dataset: &a,
+            },
+            &Side {
+                input: "y",
+                dataset: &b,
+            },
             &opts(&[], 0),
             &tmp.path().join("out"),
             |_, _, _| {},
         )
         .expect("builds");
-        assert_eq!((s.classes[0].class.as_str(), s.classes[1].class.as_str()), ("same (x)", "same (y)"));
+        assert_eq!(
+            (s.classes[0].class.as_str(), s.classes[1].class.as_str()),
+            ("same (x)", "same (y)")
+        );
     }
 
     #[test]
     fn refuses_different_shapes_naming_both_and_the_fix() {
         let t = two((4, 4, 1));
-        let e = build(&t, &opts(&[], 0), &t.out).expect_err("shape").to_string();
+        let e = build(&t, &opts(&[], 0), &t.out)
+            .expect_err("shape")
+            .to_string();
         assert!(
             e.contains("`in_a` is 4×4×3") && e.contains("`in_b` is 4×4×1"),
             "{e}"
@@ -590,6 +625,9 @@ mod tests {
         let e = build(&t, &opts(&[("test", 10)], 0), &t.out)
             .expect_err("no such split")
             .to_string();
-        assert!(e.contains("input `in_a`") && e.contains("no split `test`"), "{e}");
+        assert!(
+            e.contains("input `in_a`") && e.contains("no split `test`"),
+            "{e}"
+        );
     }
 }

@@ -300,7 +300,9 @@ impl Overview<'_> {
             ))
             .map_err(|e| e.to_string())?
             .label(format!("chance ({}%)", num(chance, 0)))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2))
+            });
         if let Some(reference) = self.results.iter().find_map(|r| r.reference.as_ref()) {
             let y = reference.accuracy;
             chart
@@ -354,7 +356,10 @@ fn confusion<DB: DrawingBackend>(
             let x = p as f64;
             chart
                 .draw_series([
-                    Rectangle::new([(x, y), (x + 1.0, y + 1.0)], RGBColor(shade, shade, 255).filled()),
+                    Rectangle::new(
+                        [(x, y), (x + 1.0, y + 1.0)],
+                        RGBColor(shade, shade, 255).filled(),
+                    ),
                     Rectangle::new([(x, y), (x + 1.0, y + 1.0)], BLACK.stroke_width(1)),
                 ])
                 .map_err(|e| e.to_string())?;
@@ -442,10 +447,7 @@ mod tests {
             .expect("README");
         let w = &r.stats.wilson;
         assert!(
-            md.contains(&format!(
-                "| 600 | 99.50 | [{:.2}, {:.2}] |",
-                w.lo, w.hi
-            )),
+            md.contains(&format!("| 600 | 99.50 | [{:.2}, {:.2}] |", w.lo, w.hi)),
             "{md}"
         );
         assert!(md.contains("| mini-imagenot | 297 | 3 |"), "{md}");
@@ -455,8 +457,14 @@ mod tests {
         assert!(md.contains("paper: ImageNot vs ImageNet — 97.0%"));
         let svg = std::fs::read_to_string(tmp.path().join("dataset-classification/figure.svg"))
             .expect("svg");
-        assert!(svg.contains("297 (99.0%)") && svg.contains("chance (50%)"), "confusion and chance drawn");
-        assert!(tmp.path().join("dataset-classification/figure.png").is_file());
+        assert!(
+            svg.contains("297 (99.0%)") && svg.contains("chance (50%)"),
+            "confusion and chance drawn"
+        );
+        assert!(tmp
+            .path()
+            .join("dataset-classification/figure.png")
+            .is_file());
         let index = std::fs::read_to_string(tmp.path().join("index.html")).expect("index");
         assert!(index.contains("href=\"dataset-classification/README.md\""));
     }

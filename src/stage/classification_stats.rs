@@ -187,7 +187,10 @@ impl StageKind for ClassificationStatsKind {
         };
         let p: Params = serde_json::from_value(params).map_err(|e| e.to_string())?;
         if p.resamples < 100 {
-            return Err(format!("resamples: {} is too few (at least 100)", p.resamples));
+            return Err(format!(
+                "resamples: {} is too few (at least 100)",
+                p.resamples
+            ));
         }
         serde_json::to_value(p).map_err(|e| e.to_string())
     }
@@ -202,7 +205,11 @@ impl StageKind for ClassificationStatsKind {
                     ctx.stage
                 ))
             })?;
-        let eval = json(&ename, "eval.json", &read(&ename, &edir, "eval.json", &mut seen)?)?;
+        let eval = json(
+            &ename,
+            "eval.json",
+            &read(&ename, &edir, "eval.json", &mut seen)?,
+        )?;
         let text = read(&ename, &edir, "predictions.csv", &mut seen)?;
         let pairs = predictions(&ename, &String::from_utf8_lossy(&text))?;
         let classes: Vec<String> = eval["class_names"]
@@ -223,14 +230,22 @@ impl StageKind for ClassificationStatsKind {
 
         let training = match pick(ctx, p.training.as_deref(), "metrics.json", "training")? {
             Some((n, d)) => {
-                let m = json(&n, "metrics.json", &read(&n, &d, "metrics.json", &mut seen)?)?;
+                let m = json(
+                    &n,
+                    "metrics.json",
+                    &read(&n, &d, "metrics.json", &mut seen)?,
+                )?;
                 Some(training_cost(&n, &m)?)
             }
             None => None,
         };
         let (mut sources, mut per_class) = (Vec::new(), BTreeMap::new());
         if let Some((n, d)) = pick(ctx, p.contrast.as_deref(), "contrast.json", "contrast")? {
-            let c = json(&n, "contrast.json", &read(&n, &d, "contrast.json", &mut seen)?)?;
+            let c = json(
+                &n,
+                "contrast.json",
+                &read(&n, &d, "contrast.json", &mut seen)?,
+            )?;
             per_class = serde_json::from_value(c["per_class"].clone()).unwrap_or_default();
             for s in c["classes"].as_array().into_iter().flatten() {
                 sources.push(SourceRef {
@@ -290,7 +305,10 @@ mod tests {
         for i in 0..40u32 {
             let label = i % 2;
             let pred = if i < 4 { 1 - label } else { label };
-            csv.push_str(&format!("{i},{label},{pred},{},1\n", u8::from(pred == label)));
+            csv.push_str(&format!(
+                "{i},{label},{pred},{},1\n",
+                u8::from(pred == label)
+            ));
         }
         std::fs::write(ev.join("predictions.csv"), csv).expect("write");
         let out = tmp.path().join("out");
@@ -305,11 +323,13 @@ mod tests {
         assert!(e.contains("no input holds eval.json"), "{e}");
         ctx.inputs.insert("ev".into(), ev);
         k.run(&mut ctx).expect("runs");
-        let r: ClassificationResult = serde_json::from_slice(
-            &std::fs::read(out.join("classification.json")).expect("read"),
-        )
-        .expect("parses");
-        assert_eq!((r.stats.n, r.stats.correct, r.stats.accuracy), (40, 36, 90.0));
+        let r: ClassificationResult =
+            serde_json::from_slice(&std::fs::read(out.join("classification.json")).expect("read"))
+                .expect("parses");
+        assert_eq!(
+            (r.stats.n, r.stats.correct, r.stats.accuracy),
+            (40, 36, 90.0)
+        );
         assert_eq!(r.stats.confusion, vec![vec![18, 2], vec![2, 18]]);
         assert_eq!(r.reference.as_ref().map(|x| x.accuracy), Some(97.0));
         assert_eq!(r.inputs.len(), 2);

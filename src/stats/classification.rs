@@ -111,7 +111,7 @@ pub fn normal_quantile(p: f64) -> f64 {
         -3.969683028665376e+01,
         2.209460984245205e+02,
         -2.759285104469687e+02,
-        1.383577518672690e+02,
+        1.38357751867269e+02,
         -3.066479806614716e+01,
         2.506628277459239e+00,
     ];
@@ -173,8 +173,16 @@ pub fn wilson(k: usize, n: usize, level: f64) -> Interval {
     let half = z / (1.0 + z2 / nf) * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt();
     // At k = 0 and k = n the bounds are exactly 0 and 1; rounding would miss them.
     Interval {
-        lo: if k == 0 { 0.0 } else { 100.0 * (centre - half).max(0.0) },
-        hi: if k == n { 100.0 } else { 100.0 * (centre + half).min(1.0) },
+        lo: if k == 0 {
+            0.0
+        } else {
+            100.0 * (centre - half).max(0.0)
+        },
+        hi: if k == n {
+            100.0
+        } else {
+            100.0 * (centre + half).min(1.0)
+        },
         defined: n,
     }
 }
@@ -207,7 +215,13 @@ pub fn classification_stats(
     }
     let n = pairs.len();
     let correct: usize = (0..k).map(|c| confusion[c][c]).sum();
-    let pct = |a: usize, b: usize| if b == 0 { 0.0 } else { 100.0 * a as f64 / b as f64 };
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            0.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
     let per_class: Vec<ClassRow> = (0..k)
         .map(|c| {
             let nc: usize = confusion[c].iter().sum();
@@ -263,7 +277,10 @@ mod tests {
         // 81 of 263 at 95%: statsmodels' proportion_confint(81, 263, method="wilson") gives
         // (0.25529, 0.36621).
         let i = wilson(81, 263, 0.95);
-        assert!((i.lo - 25.5289).abs() < 1e-3 && (i.hi - 36.6210).abs() < 1e-3, "{i:?}");
+        assert!(
+            (i.lo - 25.5289).abs() < 1e-3 && (i.hi - 36.6210).abs() < 1e-3,
+            "{i:?}"
+        );
         // All correct: the interval ends at exactly 100, and starts at n / (n + z²).
         let all = wilson(1000, 1000, 0.95);
         assert_eq!(all.hi, 100.0);
@@ -290,8 +307,14 @@ mod tests {
         assert_eq!(s.per_class[1].accuracy, 70.0);
         let b = s.bootstrap.as_ref().expect("bootstrap");
         assert!(b.lo < 80.0 && 80.0 < b.hi && b.hi - b.lo < 15.0, "{b:?}");
-        assert!((b.lo - s.wilson.lo).abs() < 2.0, "bootstrap ≈ Wilson at n = 200");
-        assert_eq!(s, classification_stats(&classes, &pairs, &cfg).expect("again"));
+        assert!(
+            (b.lo - s.wilson.lo).abs() < 2.0,
+            "bootstrap ≈ Wilson at n = 200"
+        );
+        assert_eq!(
+            s,
+            classification_stats(&classes, &pairs, &cfg).expect("again")
+        );
         assert!(classification_stats(&classes, &[(0, 2)], &cfg).is_err());
         assert!(classification_stats(&classes, &[], &cfg).is_err());
     }
