@@ -16,6 +16,9 @@ use std::path::Path;
 
 pub struct DatasetClassification;
 
+/// The accuracy axis ends above 100% so the legend sits above every bar.
+const TOP: f64 = 113.0;
+
 /// A contrast's label: its classes, `a vs b`.
 fn label(r: &ClassificationResult) -> String {
     r.classes.join(" vs ")
@@ -172,7 +175,7 @@ impl Report for DatasetClassification {
             if let Some(t) = &r.training {
                 out.push_str(&format!(
                     "\nClassifier: {} ({} parameters), {} epochs on {} training images, {} s of \
-                     training on {} ({} threads); last-epoch training accuracy {}%.\n",
+                     training on {} ({} thread{}); last-epoch training accuracy {}%.\n",
                     t.model,
                     t.params,
                     t.epochs,
@@ -180,6 +183,7 @@ impl Report for DatasetClassification {
                     num(t.seconds, 1),
                     t.device,
                     t.threads,
+                    if t.threads == 1 { "" } else { "s" },
                     num(t.final_train_accuracy, ACC_DECIMALS)
                 ));
             }
@@ -242,7 +246,7 @@ impl Overview<'_> {
             .margin(14)
             .x_label_area_size(40)
             .y_label_area_size(56)
-            .build_cartesian_2d(-0.5..(n as f64 - 0.5), floor..102.0)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), floor..TOP)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
@@ -253,6 +257,13 @@ impl Overview<'_> {
                     .get(x.round().max(0.0) as usize)
                     .cloned()
                     .unwrap_or_default()
+            })
+            .y_label_formatter(&|y| {
+                if *y > 100.0 {
+                    String::new()
+                } else {
+                    num(*y, 0)
+                }
             })
             .y_desc("accuracy (%)")
             .label_style(font(13.0))
@@ -316,7 +327,7 @@ impl Overview<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .label_font(font(13.0))
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
