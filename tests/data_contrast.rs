@@ -40,6 +40,7 @@ const BASE: &str = r#"stages:
     params: {a: fashion, b: mnist32}
 "#;
 
+#[cfg(feature = "torch")]
 const ML: &str = r#"  train-contrast:
     kind: train
     inputs: [contrast]
