@@ -110,6 +110,7 @@ fn readme_numbers_equal_the_artifact() {
             result: r.clone(),
         }],
         datasets: Vec::new(),
+        ..Default::default()
     };
     let metas = report::render(&[], &inputs, &provenance, tmp.path()).expect("renders");
     assert_eq!(

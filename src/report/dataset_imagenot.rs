@@ -478,6 +478,7 @@ mod tests {
                 name: "toy".into(),
                 dir: ds,
             }],
+            ..Default::default()
         };
         let out = tmp.path().join("out");
         let metas = render(&[], &inputs, &Provenance::default(), &out).expect("renders");

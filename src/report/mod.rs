@@ -8,6 +8,7 @@
 //! caller passes in) and `report.json` (id and title, from which [`write_index`] builds
 //! `index.html`).
 
+mod dataset_classification;
 mod dataset_imagenot;
 mod fig1_rankings;
 pub mod figure;
@@ -88,6 +89,14 @@ pub struct NamedDataset {
 pub struct ReportInputs {
     pub stats: Vec<NamedStats>,
     pub datasets: Vec<NamedDataset>,
+    pub classifications: Vec<NamedClassification>,
+}
+
+/// One `classification_stats` result and the stage that produced it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NamedClassification {
+    pub name: String,
+    pub result: crate::stats::classification::ClassificationResult,
 }
 
 /// What [`write_index`] lists.
@@ -125,6 +134,7 @@ pub fn all() -> Vec<Box<dyn Report>> {
         Box::new(table_accuracies::TableAccuracies),
         Box::new(pairwise_improvement::PairwiseImprovement),
         Box::new(dataset_imagenot::DatasetImageNot),
+        Box::new(dataset_classification::DatasetClassification),
     ]
 }
 

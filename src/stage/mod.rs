@@ -5,8 +5,10 @@
 //! same kind runs in the local executor, in `repro exec-stage` on another host, or in a test.
 
 pub mod caption_pool;
+pub mod classification_stats;
 pub mod cmd;
 pub mod context;
+pub mod dataset_contrast;
 pub mod dataset_import;
 pub mod dataset_subset;
 #[cfg(feature = "torch")]
@@ -61,9 +63,11 @@ pub fn registry() -> Vec<Box<dyn StageKind>> {
         Box::new(caption_pool::CaptionPool),
         Box::new(dataset_import::DatasetImport),
         Box::new(dataset_subset::DatasetSubset),
+        Box::new(dataset_contrast::DatasetContrast),
         #[cfg(feature = "torch")]
         Box::new(imagenot_build::ImagenotBuild),
         Box::new(rank_stats::RankStats),
+        Box::new(classification_stats::ClassificationStatsKind),
         Box::new(report::ReportKind),
         #[cfg(feature = "torch")]
         Box::new(train::Train),

@@ -10,6 +10,7 @@
 //!     comparisons: [stats-imagenot-vs-imagenet, stats-imagenot-vs-fashion]  # order; first = Figure 1
 //!     datasets: [mini_imagenot]             # dataset stages for dataset-imagenot (default: inputs with selection.json)
 //!     reports: [fig1-rankings, table-accuracies, fig-pairwise-improvement]   # default: all that apply
+//!     # every input holding classification.json (classification_stats) feeds dataset-classification
 //!     command: repro report                                                  # footer
 //! ```
 //! Without `comparisons:`, every input holding `stats.json` is used, in name order. The git
@@ -58,6 +59,7 @@ impl StageKind for ReportKind {
             "src/report/table_accuracies.rs",
             "src/report/pairwise_improvement.rs",
             "src/report/dataset_imagenot.rs",
+            "src/report/dataset_classification.rs",
         ]
     }
 
@@ -157,12 +159,45 @@ impl StageKind for ReportKind {
                 dir,
             });
         }
+        classifications(ctx, &mut inputs, &mut provenance)?;
         ctx.progress(0, 1, "rendering");
         report::render(&p.reports, &inputs, &provenance, &ctx.out_dir)
             .map_err(|e| StageError::Failed(e.to_string()))?;
         ctx.progress(1, 1, "done");
         Ok(())
     }
+}
+
+/// Every input holding a `classification_stats` result (for `dataset-classification`), in name
+/// order, cited in the provenance.
+fn classifications(
+    ctx: &StageContext,
+    inputs: &mut ReportInputs,
+    provenance: &mut Provenance,
+) -> Result<(), StageError> {
+    for (name, dir) in &ctx.inputs {
+        let path = dir.join("classification.json");
+        if !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path)
+            .map_err(|e| StageError::Failed(format!("{}: {e}", path.display())))?;
+        let result = serde_json::from_slice(&bytes).map_err(|e| {
+            StageError::Failed(format!(
+                "{}: {e} (is `{name}` a classification_stats stage?)",
+                path.display()
+            ))
+        })?;
+        provenance.artifacts.push(ArtifactRef {
+            name: format!("{name}/classification.json"),
+            digest: format!("sha256:{}", Digest::of(&bytes).hex()),
+        });
+        inputs.classifications.push(report::NamedClassification {
+            name: name.clone(),
+            result,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

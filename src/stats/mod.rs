@@ -11,6 +11,7 @@
 
 pub mod analysis;
 pub mod bootstrap;
+pub mod classification;
 pub mod correlation;
 pub mod permutation;
 pub mod table;
