@@ -10,6 +10,8 @@
 
 mod dataset_imagenot;
 mod fig1_rankings;
+mod fig_finetune;
+mod fig_transfer;
 pub mod figure;
 mod index;
 pub mod markdown;
@@ -125,6 +127,8 @@ pub fn all() -> Vec<Box<dyn Report>> {
         Box::new(table_accuracies::TableAccuracies),
         Box::new(pairwise_improvement::PairwiseImprovement),
         Box::new(dataset_imagenot::DatasetImageNot),
+        Box::new(fig_finetune::FigFinetune),
+        Box::new(fig_transfer::FigTransfer),
     ]
 }
 
