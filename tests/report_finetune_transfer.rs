@@ -21,7 +21,14 @@ const MODELS: [&str; 9] = [
 
 /// An evaluate stage's outputs for `model` on `dataset`: example e is correct when
 /// (e * 7 + k * 3 + shift) % 100 < base + 4k (k = the model's index).
-fn eval_dir(root: &Path, name: &str, model: usize, dataset: &str, base: usize, shift: usize) -> PathBuf {
+fn eval_dir(
+    root: &Path,
+    name: &str,
+    model: usize,
+    dataset: &str,
+    base: usize,
+    shift: usize,
+) -> PathBuf {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).expect("mkdir");
     let mut csv = String::from("index,label,pred,correct_top1,correct_top5\n");
@@ -40,7 +47,13 @@ fn eval_dir(root: &Path, name: &str, model: usize, dataset: &str, base: usize, s
     dir
 }
 
-fn run(kind: &str, root: &Path, name: &str, params: Value, inputs: &[(String, PathBuf)]) -> PathBuf {
+fn run(
+    kind: &str,
+    root: &Path,
+    name: &str,
+    params: Value,
+    inputs: &[(String, PathBuf)],
+) -> PathBuf {
     let out = root.join(name);
     std::fs::create_dir_all(&out).expect("mkdir");
     let k = stage::find(kind).expect("kind");
@@ -49,24 +62,34 @@ fn run(kind: &str, root: &Path, name: &str, params: Value, inputs: &[(String, Pa
     for (n, d) in inputs {
         ctx.inputs.insert(n.clone(), d.clone());
     }
-    k.run(&mut ctx).unwrap_or_else(|e| panic!("{kind} `{name}`: {e}"));
+    k.run(&mut ctx)
+        .unwrap_or_else(|e| panic!("{kind} `{name}`: {e}"));
     out
 }
 
 /// Rows of the first Markdown table after `heading`.
 fn table_after(md: &str, heading: &str) -> Vec<Vec<String>> {
-    let start = md.find(heading).unwrap_or_else(|| panic!("no `{heading}` in:\n{md}"));
+    let start = md
+        .find(heading)
+        .unwrap_or_else(|| panic!("no `{heading}` in:\n{md}"));
     md[start..]
         .lines()
         .skip_while(|l| !l.starts_with('|'))
         .take_while(|l| l.starts_with('|'))
         .skip(2)
-        .map(|l| l.trim_matches('|').split(" | ").map(|c| c.trim().to_string()).collect())
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
         .collect()
 }
 
 fn close(cell: &str, v: f64) {
-    let p: f64 = cell.parse().unwrap_or_else(|_| panic!("`{cell}` is not a number"));
+    let p: f64 = cell
+        .parse()
+        .unwrap_or_else(|_| panic!("`{cell}` is not a number"));
     assert!((p - v).abs() <= 0.005 + 1e-9, "README {cell}, artifact {v}");
 }
 
@@ -86,7 +109,13 @@ fn finetune_and_transfer_reports_show_the_artifact_numbers_and_are_indexed() {
                "a": {"label": a, "inputs": "evaluate-scratch@*"},
                "b": {"label": b, "inputs": "evaluate-tuned@*"}})
     };
-    let stats = run("rank_stats", root, "stats-ft", stats_params("from scratch", "fine-tuned"), &inputs);
+    let stats = run(
+        "rank_stats",
+        root,
+        "stats-ft",
+        stats_params("from scratch", "fine-tuned"),
+        &inputs,
+    );
     let bytes = std::fs::read(stats.join("stats.json")).expect("stats.json");
     let r: RankStatsResult = serde_json::from_slice(&bytes).expect("RankStatsResult");
     let stats_in = vec![("stats-ft".to_string(), stats.clone())];
@@ -109,7 +138,10 @@ fn finetune_and_transfer_reports_show_the_artifact_numbers_and_are_indexed() {
         let png = std::fs::read(dir.join(id).join("figure.png")).expect("png");
         assert!(png.starts_with(b"\x89PNG"), "{id}");
         let svg = std::fs::read_to_string(dir.join(id).join("figure.svg")).expect("svg");
-        assert!(svg.contains("<svg") && svg.contains("convnext_large"), "{id}");
+        assert!(
+            svg.contains("<svg") && svg.contains("convnext_large"),
+            "{id}"
+        );
         let md = std::fs::read_to_string(dir.join(id).join("README.md")).expect("README");
         let rows = table_after(&md, "## Numbers");
         assert_eq!(rows.len(), 9, "{id}");
@@ -117,14 +149,24 @@ fn finetune_and_transfer_reports_show_the_artifact_numbers_and_are_indexed() {
             assert_eq!(row[0], m.model);
             close(&row[1], m.a);
             close(&row[3], m.b);
-            let diff = if id == "fig-finetune" { m.b - m.a } else { m.a - m.b };
+            let diff = if id == "fig-finetune" {
+                m.b - m.a
+            } else {
+                m.a - m.b
+            };
             close(&row[5], diff);
             close(&row[6], m.rank_a);
             close(&row[7], m.rank_b);
         }
         let tau = r.point.kendall_tau_b.expect("τ defined");
-        assert!(md.contains(&format!("{tau:.3}")), "{id}: τ {tau:.3} missing");
-        assert!(md.contains(&repro::store::Digest::of(&bytes).hex()), "{id}: provenance");
+        assert!(
+            md.contains(&format!("{tau:.3}")),
+            "{id}: τ {tau:.3} missing"
+        );
+        assert!(
+            md.contains(&repro::store::Digest::of(&bytes).hex()),
+            "{id}: provenance"
+        );
     }
     // The transfer report lists its further comparisons.
     let md = std::fs::read_to_string(tr.join("fig-transfer/README.md")).expect("README");
@@ -146,12 +188,17 @@ fn finetune_and_transfer_reports_show_the_artifact_numbers_and_are_indexed() {
     );
     let index = std::fs::read_to_string(main.join("index.html")).expect("index");
     for id in ["fig1-rankings", "fig-finetune", "fig-transfer"] {
-        assert!(index.contains(&format!("href=\"{id}/README.md\"")), "{id} not in index");
+        assert!(
+            index.contains(&format!("href=\"{id}/README.md\"")),
+            "{id} not in index"
+        );
         assert!(main.join(id).join("figure.png").is_file(), "{id}");
     }
     // An include that is not a report stage is a clear error.
     let k = stage::find("report").expect("kind");
-    let params = k.resolve_params(&json!({"comparisons": ["stats-ft"], "include": ["stats-ft"]})).expect("params");
+    let params = k
+        .resolve_params(&json!({"comparisons": ["stats-ft"], "include": ["stats-ft"]}))
+        .expect("params");
     let out = root.join("bad");
     std::fs::create_dir_all(&out).expect("mkdir");
     let mut ctx = StageContext::detached("bad", params, out, root.to_path_buf());

@@ -124,7 +124,10 @@ mod tests {
 
         std::fs::write(&csv, "1,2,3\n").expect("w");
         let err = import_mnist_csv(&csv, &dir.path().join("o2"), "m", None, 5).expect_err("short");
-        assert!(err.to_string().contains("line 1") && err.to_string().contains("785"), "{err}");
+        assert!(
+            err.to_string().contains("line 1") && err.to_string().contains("785"),
+            "{err}"
+        );
         std::fs::write(&csv, row(12, 0)).expect("w");
         let err = import_mnist_csv(&csv, &dir.path().join("o3"), "m", None, 5).expect_err("label");
         assert!(err.to_string().contains("label 12"), "{err}");

@@ -131,7 +131,10 @@ impl Figure for Fig1<'_> {
 }
 
 impl Fig1<'_> {
-    pub(super) fn bump<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    pub(super) fn bump<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> Result<(), String> {
         let r = self.r;
         let n = r.models.len() as f64;
         let mut chart = ChartBuilder::on(area)

@@ -83,11 +83,9 @@ impl StageKind for DatasetImport {
                 return Err("format `imagefolder` needs `path` and `resolution: [H, W]`".into())
             }
             "mnist" | "cifar10" => return Err(format!("format `{}` needs `path`", p.format)),
-            other => {
-                return Err(format!(
-                    "unknown format `{other}` (fashion-mnist, mnist, mnist-csv, imagefolder, cifar10)"
-                ))
-            }
+            other => return Err(format!(
+                "unknown format `{other}` (fashion-mnist, mnist, mnist-csv, imagefolder, cifar10)"
+            )),
         }
         if p.channels.is_some_and(|c| c != 1 && c != 3) {
             return Err("`channels` must be 1 or 3".into());
@@ -126,13 +124,9 @@ impl StageKind for DatasetImport {
                 mnist_classes(),
                 shape,
             ),
-            "mnist-csv" => import_mnist_csv(
-                &path,
-                &out,
-                p.name.as_deref().unwrap_or("mnist"),
-                shape,
-                5,
-            ),
+            "mnist-csv" => {
+                import_mnist_csv(&path, &out, p.name.as_deref().unwrap_or("mnist"), shape, 5)
+            }
             "cifar10" => import_cifar10(&path, &out, shape),
             _ => {
                 let shape = shape.unwrap_or(Shape::new(224, 224, 3));

@@ -139,7 +139,9 @@ mod tests {
     #[test]
     fn params_are_trains_plus_pretrained_and_layers() {
         let v = Finetune
-            .resolve_params(&json!({"model": "resnet152", "layers": "head", "pretrained": "t", "epochs": 2}))
+            .resolve_params(
+                &json!({"model": "resnet152", "layers": "head", "pretrained": "t", "epochs": 2}),
+            )
             .expect("resolves");
         assert_eq!(v["layers"], "head");
         assert_eq!(v["pretrained"], "t");
