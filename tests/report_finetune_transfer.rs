@@ -98,9 +98,9 @@ fn finetune_and_transfer_reports_show_the_artifact_numbers_and_are_indexed() {
     let tmp = tempfile::tempdir().expect("tmp");
     let root = tmp.path();
     let mut inputs = Vec::new();
-    for k in 0..9 {
+    for (k, model) in MODELS.iter().enumerate() {
         for (col, ds, base, shift) in [("scratch", "toy", 20, 0), ("tuned", "toy", 26, 5)] {
-            let name = format!("evaluate-{col}@{}", MODELS[k]);
+            let name = format!("evaluate-{col}@{model}");
             inputs.push((name.clone(), eval_dir(root, &name, k, ds, base, shift)));
         }
     }

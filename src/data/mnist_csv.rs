@@ -84,7 +84,7 @@ pub fn import_mnist_csv(
         if label.fract() != 0.0 || !(0.0..classes.len() as f64).contains(&label) {
             return Err(bad(format!("label {label} is not a digit 0–9")));
         }
-        let split = if (n + 1) % val_every == 0 {
+        let split = if (n + 1).is_multiple_of(val_every) {
             "val"
         } else {
             "train"

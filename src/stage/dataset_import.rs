@@ -83,9 +83,11 @@ impl StageKind for DatasetImport {
                 return Err("format `imagefolder` needs `path` and `resolution: [H, W]`".into())
             }
             "mnist" | "cifar10" => return Err(format!("format `{}` needs `path`", p.format)),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown format `{other}` (fashion-mnist, mnist, mnist-csv, imagefolder, cifar10)"
-            )),
+            ))
+            }
         }
         if p.channels.is_some_and(|c| c != 1 && c != 3) {
             return Err("`channels` must be 1 or 3".into());
