@@ -82,6 +82,7 @@ fn run(
         threads: 1,
         out_dir: out,
         host,
+        pretrained: None,
         interrupt_after: interrupt,
     })
 }

@@ -10,6 +10,7 @@ pub mod imagenot;
 pub mod imagenot_output;
 pub mod imageops;
 pub mod loader;
+pub mod mnist_csv;
 pub mod parallel;
 pub mod pool;
 pub mod pool_img2dataset;

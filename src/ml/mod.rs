@@ -5,12 +5,14 @@
 //! - [`recipe`]: the train stage's params and each architecture's default recipe;
 //! - [`optim`]: SGD / AdamW / RMSprop and the learning-rate schedules, with checkpointable state;
 //! - [`device`]: CPU or CUDA, bf16 autocast, channels-last, input normalisation;
-//! - [`train`], [`eval`]: the loops behind the `train` and `evaluate` stages.
+//! - [`train`], [`eval`]: the loops behind the `train` and `evaluate` stages;
+//! - [`finetune`]: starting weights and the replaced head for the `finetune` stage.
 //!
 //! Batches come from [`crate::data::loader`], which is plain Rust and knows nothing of tch.
 
 pub mod device;
 pub mod eval;
+pub mod finetune;
 pub mod layers;
 pub mod models;
 pub mod optim;

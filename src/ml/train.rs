@@ -1,4 +1,6 @@
-//! Training from scratch: one function, [`train`], that the `train` stage calls and tests drive.
+//! Training: one function, [`train`], that the `train` and `finetune` stages call and tests
+//! drive. From scratch by default; with [`TrainJob::pretrained`] it starts from another run's
+//! weights with a fresh head, training all layers or the head only ([`super::finetune`]).
 //!
 //! Each epoch ends with a checkpoint (weights, BatchNorm statistics, optimizer state, step,
 //! metrics so far) handed to the host, which keeps it in the store under the action key. A
@@ -10,6 +12,7 @@
 //! needs to rebuild the network), `metrics.json` (per-epoch loss, accuracy, images/s, seconds).
 
 use super::device::{self, Normalization, Precision, LIBTORCH_VERSION};
+use super::finetune::{Pretrained, PretrainedInfo};
 use super::models::{self, Arch, ModelConfig, Net, Scale};
 use super::optim::Optimizer;
 use super::recipe::TrainConfig;
@@ -40,6 +43,8 @@ pub enum TrainError {
     Torch(#[from] tch::TchError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error("pretrained model {path}: {msg}")]
+    Pretrained { path: PathBuf, msg: String },
     #[error(
         "training diverged in epoch {epoch}: the loss became {loss} (lower the learning rate)"
     )]
@@ -56,6 +61,8 @@ pub struct TrainJob<'a> {
     pub threads: usize,
     pub out_dir: &'a Path,
     pub host: &'a mut dyn TrainHost,
+    /// Start from these weights with a fresh head (fine-tuning); `None` = from scratch.
+    pub pretrained: Option<&'a Pretrained>,
     /// Tests: stop with [`TrainError::Interrupted`] after this many epochs of this call.
     pub interrupt_after: Option<u32>,
 }
@@ -101,6 +108,9 @@ pub struct Metrics {
     pub resumed_from_epoch: u32,
     pub epochs: Vec<EpochMetrics>,
     pub config: TrainConfig,
+    /// Where a fine-tuning started (absent when trained from scratch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<PretrainedInfo>,
 }
 
 /// The part of a checkpoint that is not tensors.
@@ -126,9 +136,20 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
             models::names().join(", ")
         ))
     })?;
-    let scale = cfg.scale.resolve(arch).map_err(TrainError::Config)?;
-    let image_size = i64::from(cfg.image_size.unwrap_or(ds.meta.width));
-    let mc = ModelConfig::new(ds.meta.num_classes() as i64, image_size, scale);
+    let num_classes = ds.meta.num_classes() as i64;
+    // A fine-tuning keeps the pretrained network's scale and input size; only the head changes.
+    let mc = match job.pretrained {
+        Some(p) => {
+            p.check(arch)?;
+            ModelConfig::new(num_classes, p.card.config.image_size, p.card.config.scale)
+        }
+        None => {
+            let scale = cfg.scale.resolve(arch).map_err(TrainError::Config)?;
+            let image_size = i64::from(cfg.image_size.unwrap_or(ds.meta.width));
+            ModelConfig::new(num_classes, image_size, scale)
+        }
+    };
+    let (scale, image_size) = (mc.scale, mc.image_size);
     let cuda = job.device.is_cuda();
     let precision = cfg.precision.effective(cuda);
     tch::set_num_threads(job.threads.max(1) as i32);
@@ -136,6 +157,12 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
 
     let vs = nn::VarStore::new(job.device);
     let net = build(arch, &vs, &mc);
+    let init = match job.pretrained {
+        Some(p) => Some(p.apply(arch, &vs)?),
+        None => None,
+    };
+    // Head-only fine-tuning runs the frozen backbone in inference mode (see `finetune`).
+    let train_mode = job.pretrained.is_none_or(Pretrained::train_mode);
     let params = models::count_params(&vs);
     let mut opt = Optimizer::new(&vs, cfg.optim_config());
     let (first, _) = ds.read_shard(&cfg.split, 0)?;
@@ -170,6 +197,16 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
         device::use_bf16_autocast();
     }
     let (decay, exempt) = opt.decay_split();
+    if let Some(i) = &init {
+        eprintln!(
+            "train: fine-tuning from {} ({} classes): {} tensors copied, fresh head {:?}, training {} layers",
+            i.dataset,
+            i.num_classes,
+            i.copied,
+            i.fresh,
+            i.layers.name()
+        );
+    }
     eprintln!(
         "train: {} ({params} parameters, {decay} tensors decayed, {exempt} exempt) on {} at {image_size}px, {} examples, {per_epoch} steps/epoch",
         arch.name,
@@ -203,7 +240,7 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
             let labels: Vec<i64> = batch.labels.iter().map(|&l| i64::from(l)).collect();
             let ys = Tensor::from_slice(&labels).to_device(job.device);
             let (loss, logits) = tch::autocast(precision == Precision::Bf16, || {
-                let (out, aux) = net.forward_aux(&xs, true);
+                let (out, aux) = net.forward_aux(&xs, train_mode);
                 let ce = |t: &Tensor| {
                     t.to_kind(Kind::Float).cross_entropy_loss(
                         &ys,
@@ -297,6 +334,7 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
         resumed_from_epoch: start,
         epochs: history,
         config: cfg.clone(),
+        pretrained: init,
     };
     write_json(&job.out_dir.join("metrics.json"), &metrics)?;
     Ok(metrics)

@@ -112,8 +112,9 @@ fn rank(r: f64) -> String {
     }
 }
 
-struct Fig1<'a> {
-    r: &'a RankStatsResult,
+/// The two-panel figure (also drawn by `fig-finetune`; `fig-transfer` draws its bump chart).
+pub(super) struct Fig1<'a> {
+    pub(super) r: &'a RankStatsResult,
 }
 
 impl Figure for Fig1<'_> {
@@ -130,7 +131,10 @@ impl Figure for Fig1<'_> {
 }
 
 impl Fig1<'_> {
-    fn bump<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    pub(super) fn bump<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+    ) -> Result<(), String> {
         let r = self.r;
         let n = r.models.len() as f64;
         let mut chart = ChartBuilder::on(area)

@@ -11,6 +11,8 @@
 mod dataset_classification;
 mod dataset_imagenot;
 mod fig1_rankings;
+mod fig_finetune;
+mod fig_transfer;
 pub mod figure;
 mod index;
 pub mod markdown;
@@ -135,6 +137,8 @@ pub fn all() -> Vec<Box<dyn Report>> {
         Box::new(pairwise_improvement::PairwiseImprovement),
         Box::new(dataset_imagenot::DatasetImageNot),
         Box::new(dataset_classification::DatasetClassification),
+        Box::new(fig_finetune::FigFinetune),
+        Box::new(fig_transfer::FigTransfer),
     ]
 }
 

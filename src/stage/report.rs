@@ -12,10 +12,13 @@
 //!     reports: [fig1-rankings, table-accuracies, fig-pairwise-improvement]   # default: all that apply
 //!     # every input holding classification.json (classification_stats) feeds dataset-classification
 //!     command: repro report                                                  # footer
+//!     include: [reports-finetune]   # report stages whose folders this one also publishes
 //! ```
 //! Without `comparisons:`, every input holding `stats.json` is used, in name order. The git
 //! commit in the footer is `REPRO_GIT_COMMIT` / `REPRO_GIT_DIRTY` when set, else the
-//! repository's HEAD and dirty flag at render time.
+//! repository's HEAD and dirty flag at render time. `include:` copies the report folders of
+//! other report stages (already rendered, each README with its own provenance) into this
+//! one's output, so one `index.html` links them all.
 
 use super::{StageContext, StageError, StageKind};
 use crate::report::{self, ArtifactRef, NamedDataset, NamedStats, Provenance, ReportInputs};
@@ -37,6 +40,8 @@ struct Params {
     reports: Vec<String>,
     #[serde(default = "default_command")]
     command: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    include: Vec<String>,
 }
 
 fn default_command() -> String {
@@ -60,6 +65,8 @@ impl StageKind for ReportKind {
             "src/report/pairwise_improvement.rs",
             "src/report/dataset_imagenot.rs",
             "src/report/dataset_classification.rs",
+            "src/report/fig_finetune.rs",
+            "src/report/fig_transfer.rs",
         ]
     }
 
@@ -160,6 +167,9 @@ impl StageKind for ReportKind {
             });
         }
         classifications(ctx, &mut inputs, &mut provenance)?;
+        for name in &p.include {
+            include_reports(ctx.input(name)?, &ctx.out_dir)?;
+        }
         ctx.progress(0, 1, "rendering");
         report::render(&p.reports, &inputs, &provenance, &ctx.out_dir)
             .map_err(|e| StageError::Failed(e.to_string()))?;
@@ -196,6 +206,35 @@ fn classifications(
             name: name.clone(),
             result,
         });
+    }
+    Ok(())
+}
+
+/// Copy every report folder (one holding `report.json`) of a report stage's output into `out`.
+fn include_reports(from: &std::path::Path, out: &std::path::Path) -> Result<(), StageError> {
+    let mut found = 0;
+    for entry in std::fs::read_dir(from)? {
+        let dir = entry?.path();
+        if !dir.join("report.json").is_file() {
+            continue;
+        }
+        let dest = out.join(dir.file_name().unwrap_or_default());
+        std::fs::create_dir_all(&dest)?;
+        for file in std::fs::read_dir(&dir)? {
+            let file = file?.path();
+            if file.is_file() {
+                // read + write, not copy: inputs are read-only and copy keeps the mode.
+                let bytes = std::fs::read(&file)?;
+                std::fs::write(dest.join(file.file_name().unwrap_or_default()), bytes)?;
+            }
+        }
+        found += 1;
+    }
+    if found == 0 {
+        return Err(StageError::Failed(format!(
+            "include: {} holds no report folders (is it a report stage?)",
+            from.display()
+        )));
     }
     Ok(())
 }

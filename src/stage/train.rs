@@ -56,8 +56,9 @@ pub fn dataset_input(ctx: &StageContext, name: Option<&str>) -> Result<PathBuf, 
     ctx.input_holding(name, "dataset.json", ("a dataset", "datasets"), "dataset")
 }
 
-struct Host<'c, 'a> {
-    ctx: &'c mut StageContext<'a>,
+/// Training's progress and checkpoints, through the stage context (also `finetune`'s).
+pub(super) struct Host<'c, 'a> {
+    pub(super) ctx: &'c mut StageContext<'a>,
 }
 
 impl TrainHost for Host<'_, '_> {
@@ -111,6 +112,7 @@ impl StageKind for Train {
             threads,
             out_dir: &out_dir,
             host: &mut host,
+            pretrained: None,
             interrupt_after: None,
         };
         train::train(job).map_err(|e| StageError::Failed(e.to_string()))?;
