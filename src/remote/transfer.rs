@@ -14,11 +14,10 @@ use super::backend::{action_key, object_key, Put};
 use super::sign::Envelope;
 use super::{parallel, Progress, Remote, RemoteError};
 use crate::provenance::ActionRecord;
-use crate::store::digest::Hasher;
 use crate::store::fsutil;
+use crate::store::verify_frame;
 use crate::store::{ActionKey, Digest, Store};
 use std::collections::BTreeSet;
-use std::io::Read;
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct PushReport {
@@ -28,33 +27,6 @@ pub struct PushReport {
     pub objects_present: usize,
     /// Bytes uploaded (compressed, as stored).
     pub bytes: u64,
-}
-
-/// Check that a zstd frame decompresses to content whose sha256 is `digest`.
-pub fn verify_frame(frame: &[u8], digest: &Digest) -> Result<(), String> {
-    verify_stream(frame, digest)
-}
-
-/// Check a zstd frame read from `r` (a downloaded file) without holding it in memory.
-pub fn verify_stream(r: impl Read, digest: &Digest) -> Result<(), String> {
-    let mut dec = zstd::Decoder::new(r).map_err(|e| format!("not a zstd frame: {e}"))?;
-    let mut hasher = Hasher::default();
-    let mut buf = vec![0u8; 128 << 10];
-    loop {
-        let n = dec
-            .read(&mut buf)
-            .map_err(|e| format!("cannot decompress: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    let actual = hasher.finish();
-    if actual == *digest {
-        Ok(())
-    } else {
-        Err(format!("its content hashes to {actual}"))
-    }
 }
 
 /// The first error of a batch, or the values.
@@ -117,11 +89,13 @@ impl Remote {
                     })
                 })?;
                 // Never spread a corrupt object: the store's own check, before it leaves.
-                verify_frame(&frame, d).map_err(|message| RemoteError::Tampered {
-                    remote: format!("the local store ({})", store.root().display()),
-                    digest: *d,
-                    message: format!("{message}; run `repro verify`"),
-                })?;
+                verify_frame(frame.as_slice(), d)
+                    .map(drop)
+                    .map_err(|message| RemoteError::Tampered {
+                        remote: format!("the local store ({})", store.root().display()),
+                        digest: *d,
+                        message: format!("{message}; run `repro verify`"),
+                    })?;
                 let put = b.put_if_absent(&object_key(d), &frame)?;
                 progress.advance(frame.len() as u64);
                 Ok((put, frame.len() as u64))
@@ -271,13 +245,13 @@ impl Remote {
             }
             let file = std::fs::File::open(&tmp).map_err(|e| store_err(&tmp, e))?;
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-            verify_stream(std::io::BufReader::new(&file), d).map_err(|message| {
-                RemoteError::Tampered {
+            verify_frame(std::io::BufReader::new(&file), d)
+                .map(drop)
+                .map_err(|message| RemoteError::Tampered {
                     remote: self.describe(),
                     digest: *d,
                     message,
-                }
-            })?;
+                })?;
             file.sync_all().map_err(|e| store_err(&tmp, e))?;
             let dest = store.object_file(d);
             fsutil::persist(&tmp, &dest).map_err(|e| store_err(&dest, e))?;
@@ -318,11 +292,11 @@ mod tests {
     fn frames_are_checked_against_their_names() {
         let d = Digest::of(b"hello");
         let good = zstd::encode_all(&b"hello"[..], 3).expect("zstd");
-        assert!(verify_frame(&good, &d).is_ok());
+        assert!(verify_frame(good.as_slice(), &d).is_ok());
         let evil = zstd::encode_all(&b"hellO"[..], 3).expect("zstd");
-        assert!(verify_frame(&evil, &d)
+        assert!(verify_frame(evil.as_slice(), &d)
             .expect_err("tampered")
             .contains("hashes to"));
-        assert!(verify_frame(b"plain bytes", &d).is_err());
+        assert!(verify_frame(&b"plain bytes"[..], &d).is_err());
     }
 }

@@ -5,6 +5,7 @@
 //! store/actions/sha256/12/34…     action record (JSON) keyed by the action key
 //! store/index/sha256/ab/cdef…     artifact digest → the action key that produced it (for audit)
 //! store/refs/stages/<stage>       the last action key each stage published (for "why stale?")
+//! store/refs/pins/<name>          action keys `repro pin` keeps from gc, with their lineage
 //! store/checkpoints/<key>         the latest checkpoint object of an unfinished action
 //! store/tmp/                      write, fsync, rename: a crash never leaves a half object
 //! store/work/                     per-execution scratch (inputs, outputs, log)
@@ -20,6 +21,7 @@ mod records;
 pub mod tree;
 
 pub use digest::Digest;
+pub use objects::verify_frame;
 pub use records::ActionKey;
 pub use tree::{Tree, TreeEntry};
 
@@ -75,6 +77,7 @@ impl Store {
             "actions/sha256",
             "index/sha256",
             "refs/stages",
+            "refs/pins",
             "tmp",
             "work",
             "logs",

@@ -163,26 +163,7 @@ impl Store {
     pub fn check_object(&self, d: &Digest) -> Result<u64, String> {
         let path = self.object_path(d);
         let file = File::open(&path).map_err(|e| e.to_string())?;
-        let mut dec = zstd::Decoder::new(file).map_err(|e| e.to_string())?;
-        let mut hasher = Hasher::default();
-        let mut buf = vec![0u8; CHUNK];
-        let mut size = 0u64;
-        loop {
-            let n = dec
-                .read(&mut buf)
-                .map_err(|e| format!("cannot decompress: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-        }
-        let actual = hasher.finish();
-        if actual == *d {
-            Ok(size)
-        } else {
-            Err(format!("content hashes to {actual}"))
-        }
+        verify_frame(file, d)
     }
 
     /// Move a bad object aside so no later read uses it; keeps it for inspection.
@@ -213,6 +194,32 @@ impl Store {
         }
         out.sort();
         Ok(out)
+    }
+}
+
+/// Check that the zstd frame read from `r` decompresses to content whose sha256 is `digest`,
+/// streaming (never the whole object in memory); the content's size when it does. The one
+/// check behind `repro verify` and every download from a remote.
+pub fn verify_frame(r: impl Read, digest: &Digest) -> Result<u64, String> {
+    let mut dec = zstd::Decoder::new(r).map_err(|e| format!("not a zstd frame: {e}"))?;
+    let mut hasher = Hasher::default();
+    let mut buf = vec![0u8; CHUNK];
+    let mut size = 0u64;
+    loop {
+        let n = dec
+            .read(&mut buf)
+            .map_err(|e| format!("cannot decompress: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    let actual = hasher.finish();
+    if actual == *digest {
+        Ok(size)
+    } else {
+        Err(format!("its content hashes to {actual}"))
     }
 }
 
