@@ -6,8 +6,8 @@
 //! number comes from a `classification_stats` stage's `classification.json`.
 
 use super::figure::{color, font, render_figure, Figure};
-use super::markdown::{interval, num, provenance_footer, table, ACC_DECIMALS};
-use super::{io_err, Provenance, Report, ReportError, ReportInputs};
+use super::markdown::{interval, num, table, write_readme, ACC_DECIMALS};
+use super::{Provenance, Report, ReportError, ReportInputs};
 use crate::stats::classification::ClassificationResult;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -196,10 +196,7 @@ impl Report for DatasetClassification {
             out.push_str(&from.join(", "));
             out.push_str(".\n");
         }
-        out.push('\n');
-        out.push_str(&provenance_footer(provenance));
-        let path = dir.join("README.md");
-        std::fs::write(&path, out).map_err(io_err(&path))?;
+        write_readme(dir, out, provenance)?;
         let summary: Vec<String> = results
             .iter()
             .map(|r| {

@@ -5,7 +5,7 @@
 //! them out.
 
 use super::figure::{font, render_figure, Figure};
-use super::markdown::{num, provenance_footer, table};
+use super::markdown::{num, table, write_readme};
 use super::{io_err, Provenance, Report, ReportError, ReportInputs};
 use crate::data::dataset::Dataset;
 use plotters::coord::Shift;
@@ -167,10 +167,7 @@ impl Report for DatasetImageNot {
             .map(|b| vec![num(b.from, 2), b.count.to_string()])
             .collect();
         out.push_str(&table(&["bin from", "captions"], &rows));
-        out.push('\n');
-        out.push_str(&provenance_footer(provenance));
-        let path = dir.join("README.md");
-        std::fs::write(&path, out).map_err(io_err(&path))?;
+        write_readme(dir, out, provenance)?;
         Ok(format!(
             "{} classes, {} train / {} val images, cut {}",
             sel.classes_in_dataset,

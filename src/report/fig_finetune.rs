@@ -7,7 +7,8 @@
 use super::fig1_rankings::Fig1;
 use super::figure::render_figure;
 use super::markdown::{
-    interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS, STAT_DECIMALS,
+    comparison_sections, interval, num, opt, stats_block, table, write_readme, ACC_DECIMALS,
+    STAT_DECIMALS,
 };
 use super::{primary, Provenance, Report, ReportError, ReportInputs};
 use crate::stats::RankStatsResult;
@@ -38,17 +39,8 @@ impl Report for FigFinetune {
         let r = &stats.result;
         render_figure(&Fig1 { r }, dir)?;
         let mut out = readme(self.title(), &stats.name, r);
-        for other in inputs.stats.iter().skip(1) {
-            out.push_str(&format!(
-                "\n### {} vs {} (`{}`)\n\n",
-                other.result.a.label, other.result.b.label, other.name
-            ));
-            out.push_str(&stats_block(&other.result));
-        }
-        out.push('\n');
-        out.push_str(&provenance_footer(provenance));
-        let path = dir.join("README.md");
-        std::fs::write(&path, out).map_err(super::io_err(&path))?;
+        out.push_str(&comparison_sections(inputs.stats.iter().skip(1)));
+        write_readme(dir, out, provenance)?;
         Ok(format!(
             "{} vs {}: Kendall τ-b = {} {}, mean gain {} points, n = {}",
             r.a.label,

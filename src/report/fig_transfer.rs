@@ -8,7 +8,8 @@
 use super::fig1_rankings::Fig1;
 use super::figure::{render_figure, Figure};
 use super::markdown::{
-    interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS, STAT_DECIMALS,
+    comparison_sections, interval, num, opt, stats_block, table, write_readme, ACC_DECIMALS,
+    STAT_DECIMALS,
 };
 use super::table_accuracies::{grid, Bars, Grid};
 use super::{primary, Provenance, Report, ReportError, ReportInputs};
@@ -54,17 +55,8 @@ impl Report for FigTransfer {
                  fine-tuning from it.\n",
             );
         }
-        for other in inputs.stats.iter().skip(1) {
-            out.push_str(&format!(
-                "\n### {} vs {} (`{}`)\n\n",
-                other.result.a.label, other.result.b.label, other.name
-            ));
-            out.push_str(&stats_block(&other.result));
-        }
-        out.push('\n');
-        out.push_str(&provenance_footer(provenance));
-        let path = dir.join("README.md");
-        std::fs::write(&path, out).map_err(super::io_err(&path))?;
+        out.push_str(&comparison_sections(inputs.stats.iter().skip(1)));
+        write_readme(dir, out, provenance)?;
         let (ma, mb) = means(r);
         Ok(format!(
             "{} vs {}: mean {} vs {} %, Kendall τ-b = {} {}, n = {}",
@@ -135,6 +127,9 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult) -> String {
     out
 }
 
+/// Width of the rank panel on the left.
+const BUMP_WIDTH: u32 = 620;
+
 struct TransferFigure<'a> {
     r: &'a RankStatsResult,
     g: &'a Grid,
@@ -142,12 +137,14 @@ struct TransferFigure<'a> {
 
 impl Figure for TransferFigure<'_> {
     fn size(&self) -> (u32, u32) {
-        (1400, 560)
+        // The bars get the width table-accuracies gives them, so nine model names fit.
+        let (bars_w, bars_h) = Bars { g: self.g }.size();
+        (BUMP_WIDTH + bars_w, bars_h)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let (left, right) = root.split_horizontally(620);
+        let (left, right) = root.split_horizontally(BUMP_WIDTH);
         Fig1 { r: self.r }.bump(&left)?;
         Bars { g: self.g }.draw(&right)
     }

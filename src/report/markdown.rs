@@ -2,8 +2,9 @@
 //! footer. Every number a README shows goes through [`num`], so tests can check it against the
 //! artifact it came from at the same precision.
 
-use super::Provenance;
+use super::{io_err, NamedStats, Provenance, ReportError};
 use crate::stats::{Interval, RankStatsResult};
+use std::path::Path;
 
 /// Decimals of correlations, p-values and improvement ratios.
 pub const STAT_DECIMALS: usize = 3;
@@ -103,6 +104,27 @@ fn fixed_note(r: &RankStatsResult) -> String {
             fixed.join(" and ")
         )
     }
+}
+
+/// One `### a vs b (`stage`)` section with its statistics block per comparison.
+pub fn comparison_sections<'a>(stats: impl IntoIterator<Item = &'a NamedStats>) -> String {
+    let mut out = String::new();
+    for s in stats {
+        out.push_str(&format!(
+            "\n### {} vs {} (`{}`)\n\n",
+            s.result.a.label, s.result.b.label, s.name
+        ));
+        out.push_str(&stats_block(&s.result));
+    }
+    out
+}
+
+/// Finish a report's README with the provenance footer and write it to `dir/README.md`.
+pub fn write_readme(dir: &Path, mut body: String, p: &Provenance) -> Result<(), ReportError> {
+    body.push('\n');
+    body.push_str(&provenance_footer(p));
+    let path = dir.join("README.md");
+    std::fs::write(&path, body).map_err(io_err(&path))
 }
 
 /// The footer: what the numbers are, where they were computed, how to regenerate them.

@@ -3,7 +3,7 @@
 //! comparison, titled with Pearson r and its bootstrap interval.
 
 use super::figure::{color, font, render_figure, Figure};
-use super::markdown::{interval, num, opt, provenance_footer, table, STAT_DECIMALS};
+use super::markdown::{interval, num, opt, table, write_readme, STAT_DECIMALS};
 use super::{primary, NamedStats, Provenance, Report, ReportError, ReportInputs};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -75,10 +75,7 @@ impl Report for PairwiseImprovement {
             let (ha, hb) = (format!("on {}", r.a.label), format!("on {}", r.b.label));
             out.push_str(&table(&["from (older)", "to (newer)", &ha, &hb], &rows));
         }
-        out.push('\n');
-        out.push_str(&provenance_footer(provenance));
-        let path = dir.join("README.md");
-        std::fs::write(&path, out).map_err(super::io_err(&path))?;
+        write_readme(dir, out, provenance)?;
         Ok(format!(
             "{} vs {}: {}",
             first.result.a.label,

@@ -4,7 +4,7 @@
 
 use super::figure::{color, font, render_figure, Figure};
 use super::markdown::{
-    interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS, STAT_DECIMALS,
+    comparison_sections, interval, num, opt, table, write_readme, ACC_DECIMALS, STAT_DECIMALS,
 };
 use super::{primary, Provenance, Report, ReportError, ReportInputs};
 use crate::stats::Interval;
@@ -113,17 +113,8 @@ impl Report for TableAccuracies {
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
         out.push_str(&table(&header, &rows));
         out.push_str("\n## Statistics\n");
-        for s in &inputs.stats {
-            out.push_str(&format!(
-                "\n### {} vs {} (`{}`)\n\n",
-                s.result.a.label, s.result.b.label, s.name
-            ));
-            out.push_str(&stats_block(&s.result));
-        }
-        out.push('\n');
-        out.push_str(&provenance_footer(provenance));
-        let path = dir.join("README.md");
-        std::fs::write(&path, out).map_err(super::io_err(&path))?;
+        out.push_str(&comparison_sections(&inputs.stats));
+        write_readme(dir, out, provenance)?;
         let taus: Vec<String> = inputs
             .stats
             .iter()
