@@ -219,3 +219,46 @@ fn gc_keeps_what_the_pipeline_needs() {
     let young = r.repro(&["gc", "--json"]).json();
     assert_eq!(young["deleted_objects"], 0);
 }
+
+#[test]
+fn gc_keeps_a_pinned_result_and_its_lineage() {
+    let r = repo();
+    let with_lr = |lr: &str| {
+        PIPELINE.replace("lr: 0.1", &format!("lr: {lr}")).replace(
+            "> $REPRO_OUT/size.txt",
+            &format!("> $REPRO_OUT/size.txt; echo {lr} > $REPRO_OUT/lr"),
+        )
+    };
+    r.write("pipeline.yaml", &with_lr("0.1"));
+    r.run_ok(&[]);
+    let pin = r.repro(&["pin", "add", "report", "--name", "paper"]);
+    assert_eq!(pin.code, 0, "{}", pin.stderr);
+    for lr in ["0.2", "0.3"] {
+        r.write("pipeline.yaml", &with_lr(lr));
+        r.run_ok(&[]);
+    }
+    let pins = r.repro(&["pin", "list", "--json"]).json();
+    assert_eq!(pins[0]["name"], "paper", "{pins}");
+    // Superseded: lr 0.1 (pinned: model and report kept) and lr 0.2 (deleted).
+    let gc = r.repro(&["gc", "--grace-seconds", "0", "--json"]).json();
+    assert_eq!(
+        gc["deleted_records"], 2,
+        "only the unpinned lr 0.2 runs: {gc}"
+    );
+    assert_eq!(r.repro(&["verify", "--json"]).code, 0);
+    let rm = r.repro(&["pin", "remove", "paper"]);
+    assert_eq!(rm.code, 0, "{}", rm.stderr);
+    let gc = r.repro(&["gc", "--grace-seconds", "0", "--json"]).json();
+    assert_eq!(gc["deleted_records"], 2, "unpinned, lr 0.1 goes too: {gc}");
+    assert!(r.run_ok(&[]).names("executed").is_empty());
+    // A stale stage cannot be pinned; an unknown pin cannot be removed.
+    r.write("pipeline.yaml", &with_lr("0.4"));
+    let stale = r.repro(&["pin", "add", "report"]);
+    assert_ne!(stale.code, 0);
+    assert!(
+        stale.stderr.contains("repro run report"),
+        "{}",
+        stale.stderr
+    );
+    assert_ne!(r.repro(&["pin", "remove", "paper"]).code, 0);
+}

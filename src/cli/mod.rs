@@ -5,6 +5,7 @@ mod audit;
 mod embed;
 #[cfg(feature = "torch")]
 mod models;
+mod pin;
 mod remote;
 mod stats;
 mod ui;
@@ -70,6 +71,9 @@ enum Cmd {
     Push(remote::TransferArgs),
     /// Download the current records of stages (all when none) and their outputs from a remote.
     Pull(remote::TransferArgs),
+    /// Keep a stage's current result (and its lineage) from `repro gc`.
+    #[command(subcommand)]
+    Pin(pin::PinCmd),
     /// Signing keys for the records `push` publishes.
     #[command(subcommand)]
     Key(remote::KeyCmd),
@@ -173,6 +177,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
     match &cli.command {
         Cmd::Stats(args) => stats::run(args).map(|()| 0),
         Cmd::Key(cmd) => remote::key(cmd),
+        Cmd::Pin(cmd) => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            pin::run(&Engine::new(&pipeline, &store, &kinds), cmd)
+        }
         Cmd::Push(args) => {
             let (pipeline, store) = load(&cli, &kinds)?;
             remote::push(&Engine::new(&pipeline, &store, &kinds), args)
@@ -421,7 +429,9 @@ fn dry_run_report(engine: &Engine, targets: &[String], json: bool) -> Result<i32
     Ok(0)
 }
 
-fn export(engine: &Engine, stage: &str, dir: &Path) -> Result<i32> {
+/// The action key and output tree of `stage`'s current record; an error saying what to run
+/// when the stage is stale.
+fn fresh_action(engine: &Engine, stage: &str) -> Result<(ActionKey, crate::store::Digest)> {
     let i = engine
         .pipeline
         .index(stage)
@@ -436,12 +446,17 @@ fn export(engine: &Engine, stage: &str, dir: &Path) -> Result<i32> {
         .iter()
         .find(|s| s.stage == engine.pipeline.stages[i].name)
         .context("stage in its own selection")?;
-    let Some(output) = mine.output else {
-        bail!(
+    match (mine.key, mine.output) {
+        (Some(key), Some(output)) => Ok((key, output)),
+        _ => bail!(
             "stage `{stage}` is stale ({}); run `repro run {stage}` first",
             mine.reasons.join("; ")
-        );
-    };
+        ),
+    }
+}
+
+fn export(engine: &Engine, stage: &str, dir: &Path) -> Result<i32> {
+    let (_, output) = fresh_action(engine, stage)?;
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         bail!(
             "{} is not empty; export into a new or empty folder",

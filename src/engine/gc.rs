@@ -3,7 +3,9 @@
 //! Kept: for every stage of the pipeline, the record of its current key (when fresh) and of its
 //! last run (what `repro status` diffs against), with their output trees, files and logs; the
 //! checkpoints of unfinished actions; the inputs of pending actions; and anything written within
-//! the grace period. The grace period is what makes gc safe beside a running `repro run`: a
+//! the grace period; and every pinned action (`repro pin`) with its whole lineage, so a pinned
+//! result can still be audited and its inputs exported after the pipeline moved on. The grace
+//! period is what makes gc safe beside a running `repro run`: a
 //! stage's objects are written before its record, and none of them is older than the run.
 
 use super::action::read_pending;
@@ -36,6 +38,23 @@ impl Engine<'_> {
             }
             if let Some(k) = store.get_ref(&s.stage) {
                 keep_records.insert(k);
+            }
+        }
+        // A pin keeps its action and, through the producer index, every action upstream of it.
+        let mut upstream: Vec<ActionKey> = store.pins()?.into_iter().map(|(_, k)| k).collect();
+        let mut walked = HashSet::new();
+        while let Some(key) = upstream.pop() {
+            if !walked.insert(key) {
+                continue;
+            }
+            keep_records.insert(key);
+            if let Ok(Some(rec)) = ActionRecord::load(store, &key) {
+                upstream.extend(
+                    rec.components
+                        .inputs
+                        .values()
+                        .filter_map(|d| store.producer_of(d)),
+                );
             }
         }
         let mut keep_objects: HashSet<Digest> = store.checkpoint_objects().into_iter().collect();

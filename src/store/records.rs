@@ -108,6 +108,62 @@ impl Store {
         text.trim().parse().ok().map(ActionKey)
     }
 
+    fn pin_path(&self, name: &str) -> PathBuf {
+        self.root().join("refs/pins").join(name.replace('/', "%2F"))
+    }
+
+    /// Pin `key` under `name` (replacing an older pin of that name): gc keeps its record, its
+    /// outputs and its whole lineage until the pin is removed.
+    pub fn set_pin(&self, name: &str, key: &ActionKey) -> Result<(), StoreError> {
+        let path = self.pin_path(name);
+        write_atomic(&self.tmp_dir(), &path, key.to_string().as_bytes()).map_err(io_at(&path))
+    }
+
+    /// Remove the pin `name`; whether there was one.
+    pub fn remove_pin(&self, name: &str) -> Result<bool, StoreError> {
+        let path = self.pin_path(name);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
+    /// Every pin as (name, key), by name. A pin file that does not hold a key is an error
+    /// naming it: gc must never guess what a pin meant.
+    pub fn pins(&self) -> Result<Vec<(String, ActionKey)>, StoreError> {
+        let dir = self.root().join("refs/pins");
+        let mut out = Vec::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: dir,
+                    source: e,
+                })
+            }
+        };
+        for entry in entries {
+            let path = entry.map_err(io_at(&dir))?.path();
+            let text = fs::read_to_string(&path).map_err(io_at(&path))?;
+            let key = text.trim().parse::<Digest>().map_err(|_| StoreError::Io {
+                path: path.clone(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "not an action key; remove it with `repro pin remove`",
+                ),
+            })?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().replace("%2F", "/"))
+                .unwrap_or_default();
+            out.push((name, ActionKey(key)));
+        }
+        out.sort();
+        Ok(out)
+    }
+
     fn checkpoint_path(&self, key: &ActionKey) -> PathBuf {
         self.root().join("checkpoints").join(key.to_string())
     }
