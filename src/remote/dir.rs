@@ -10,9 +10,6 @@ use super::RemoteError;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 pub struct DirRemote {
     root: PathBuf,
@@ -81,12 +78,7 @@ impl Backend for DirRemote {
         if dest.is_file() {
             return Ok(Put::Existed);
         }
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let host = std::env::var("HOSTNAME").unwrap_or_default();
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("put.{host}.{}.{n}", std::process::id()));
+        let tmp = crate::store::fsutil::temp_path(&self.root.join("tmp"), "put");
         let write = || -> io::Result<Put> {
             let mut f = File::create(&tmp)?;
             f.write_all(bytes)?;

@@ -14,8 +14,8 @@ use super::backend::{action_key, object_key, Put};
 use super::sign::Envelope;
 use super::{parallel, Progress, Remote, RemoteError};
 use crate::provenance::ActionRecord;
-use crate::store::fsutil;
 use crate::store::verify_frame;
+use crate::store::{fsutil, io_at};
 use crate::store::{ActionKey, Digest, Store};
 use std::collections::BTreeSet;
 
@@ -82,12 +82,7 @@ impl Remote {
             self.jobs,
             |d| -> Result<(Put, u64), RemoteError> {
                 let path = store.object_file(d);
-                let frame = std::fs::read(&path).map_err(|e| {
-                    RemoteError::Store(crate::store::StoreError::Io {
-                        path: path.clone(),
-                        source: e,
-                    })
-                })?;
+                let frame = std::fs::read(&path).map_err(io_at(&path))?;
                 // Never spread a corrupt object: the store's own check, before it leaves.
                 verify_frame(frame.as_slice(), d)
                     .map(drop)
@@ -225,12 +220,6 @@ impl Remote {
         optional: bool,
         progress: &dyn Progress,
     ) -> Result<(), RemoteError> {
-        let store_err = |path: &std::path::Path, e: std::io::Error| {
-            RemoteError::Store(crate::store::StoreError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })
-        };
         let tmp = fsutil::temp_path(&store.tmp_dir(), "pull");
         let result = (|| {
             if !self.backend.get_to(&object_key(d), &tmp)? {
@@ -243,7 +232,7 @@ impl Remote {
                     action: action.to_string(),
                 });
             }
-            let file = std::fs::File::open(&tmp).map_err(|e| store_err(&tmp, e))?;
+            let file = std::fs::File::open(&tmp).map_err(io_at(&tmp))?;
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
             verify_frame(std::io::BufReader::new(&file), d)
                 .map(drop)
@@ -252,9 +241,9 @@ impl Remote {
                     digest: *d,
                     message,
                 })?;
-            file.sync_all().map_err(|e| store_err(&tmp, e))?;
+            file.sync_all().map_err(io_at(&tmp))?;
             let dest = store.object_file(d);
-            fsutil::persist(&tmp, &dest).map_err(|e| store_err(&dest, e))?;
+            fsutil::persist(&tmp, &dest).map_err(io_at(&dest))?;
             progress.advance(size);
             Ok(())
         })();
@@ -281,22 +270,5 @@ impl crate::engine::shared::SharedCache for Remote {
             }
             Err(e) => Err(e.to_string()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_are_checked_against_their_names() {
-        let d = Digest::of(b"hello");
-        let good = zstd::encode_all(&b"hello"[..], 3).expect("zstd");
-        assert!(verify_frame(good.as_slice(), &d).is_ok());
-        let evil = zstd::encode_all(&b"hellO"[..], 3).expect("zstd");
-        assert!(verify_frame(evil.as_slice(), &d)
-            .expect_err("tampered")
-            .contains("hashes to"));
-        assert!(verify_frame(&b"plain bytes"[..], &d).is_err());
     }
 }

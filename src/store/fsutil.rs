@@ -8,10 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh temp path in `tmp_dir`, unique across processes and threads.
+/// A fresh temp path in `tmp_dir`, unique across threads, processes and hosts: a store or a
+/// remote on a shared filesystem is written by machines whose process ids can coincide, so
+/// each process also draws a random nonce once.
 pub fn temp_path(tmp_dir: &Path, tag: &str) -> std::path::PathBuf {
+    static NONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let nonce = NONCE.get_or_init(rand::random::<u32>);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    tmp_dir.join(format!("{tag}.{}.{n}", std::process::id()))
+    tmp_dir.join(format!("{tag}.{}.{nonce:08x}.{n}", std::process::id()))
 }
 
 /// Write `bytes` to `dest` atomically.

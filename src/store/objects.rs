@@ -263,4 +263,16 @@ mod tests {
         assert_eq!(fs::read(&dest).expect("read back"), data);
         assert_eq!(store.list_objects().expect("list"), vec![d]);
     }
+
+    #[test]
+    fn frames_are_checked_against_their_names() {
+        let d = Digest::of(b"hello");
+        let good = zstd::encode_all(&b"hello"[..], 3).expect("zstd");
+        assert_eq!(verify_frame(good.as_slice(), &d), Ok(5));
+        let evil = zstd::encode_all(&b"hellO"[..], 3).expect("zstd");
+        assert!(verify_frame(evil.as_slice(), &d)
+            .expect_err("tampered")
+            .contains("hashes to"));
+        assert!(verify_frame(&b"plain bytes"[..], &d).is_err());
+    }
 }
