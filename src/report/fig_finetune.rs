@@ -7,7 +7,7 @@
 use super::fig1_rankings::Fig1;
 use super::figure::render_figure;
 use super::markdown::{
-    comparison_sections, interval, num, opt, stats_block, table, write_readme, ACC_DECIMALS,
+    comparison_sections, interval, num, opt, paired_table, stats_block, write_readme, ACC_DECIMALS,
     STAT_DECIMALS,
 };
 use super::{primary, Provenance, Report, ReportError, ReportInputs};
@@ -69,34 +69,7 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult) -> String {
          scratch.\n\n![{title}](figure.svg)\n\n## Numbers\n\nAccuracy in percent on the same \
          evaluation split; interval = bootstrap over evaluation examples; gain = b − a.\n\n"
     );
-    let header = [
-        "model".to_string(),
-        format!("{a} (%)"),
-        "interval".into(),
-        format!("{b} (%)"),
-        "interval".into(),
-        "gain (points)".into(),
-        format!("rank, {a}"),
-        format!("rank, {b}"),
-    ];
-    let rows: Vec<Vec<String>> = r
-        .models
-        .iter()
-        .map(|m| {
-            vec![
-                m.model.clone(),
-                num(m.a, ACC_DECIMALS),
-                interval(m.a_interval.as_ref(), ACC_DECIMALS),
-                num(m.b, ACC_DECIMALS),
-                interval(m.b_interval.as_ref(), ACC_DECIMALS),
-                num(m.b - m.a, ACC_DECIMALS),
-                num(m.rank_a, 1),
-                num(m.rank_b, 1),
-            ]
-        })
-        .collect();
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    out.push_str(&table(&header, &rows));
+    out.push_str(&paired_table(r, "gain (points)", |m| m.b - m.a));
     out.push_str(&format!(
         "\nMean gain from fine-tuning: {} points.\n\n## Statistics\n\n",
         num(mean_gain(r), ACC_DECIMALS)

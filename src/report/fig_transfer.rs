@@ -8,7 +8,7 @@
 use super::fig1_rankings::Fig1;
 use super::figure::{render_figure, Figure};
 use super::markdown::{
-    comparison_sections, interval, num, opt, stats_block, table, write_readme, ACC_DECIMALS,
+    comparison_sections, interval, num, opt, paired_table, stats_block, write_readme, ACC_DECIMALS,
     STAT_DECIMALS,
 };
 use super::table_accuracies::{grid, Bars, Grid};
@@ -89,34 +89,7 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult) -> String {
          ones, and rank alike.\n\n![{title}](figure.svg)\n\n## Numbers\n\nTarget accuracy in \
          percent; interval = bootstrap over evaluation examples; difference = a − b.\n\n"
     );
-    let header = [
-        "model".to_string(),
-        format!("{a} (%)"),
-        "interval".into(),
-        format!("{b} (%)"),
-        "interval".into(),
-        "difference (points)".into(),
-        format!("rank, {a}"),
-        format!("rank, {b}"),
-    ];
-    let rows: Vec<Vec<String>> = r
-        .models
-        .iter()
-        .map(|m| {
-            vec![
-                m.model.clone(),
-                num(m.a, ACC_DECIMALS),
-                interval(m.a_interval.as_ref(), ACC_DECIMALS),
-                num(m.b, ACC_DECIMALS),
-                interval(m.b_interval.as_ref(), ACC_DECIMALS),
-                num(m.a - m.b, ACC_DECIMALS),
-                num(m.rank_a, 1),
-                num(m.rank_b, 1),
-            ]
-        })
-        .collect();
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    out.push_str(&table(&header, &rows));
+    out.push_str(&paired_table(r, "difference (points)", |m| m.a - m.b));
     let (ma, mb) = means(r);
     out.push_str(&format!(
         "\nMean target accuracy: {} % ({a}) vs {} % ({b}).\n\n## Statistics\n\n",

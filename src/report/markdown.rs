@@ -3,7 +3,7 @@
 //! artifact it came from at the same precision.
 
 use super::{io_err, NamedStats, Provenance, ReportError};
-use crate::stats::{Interval, RankStatsResult};
+use crate::stats::{Interval, ModelRow, RankStatsResult};
 use std::path::Path;
 
 /// Decimals of correlations, p-values and improvement ratios.
@@ -104,6 +104,42 @@ fn fixed_note(r: &RankStatsResult) -> String {
             fixed.join(" and ")
         )
     }
+}
+
+/// The per-model table of a comparison: accuracy and interval under a and b, a derived
+/// difference (`diff_label`, in points), and both ranks.
+pub fn paired_table(
+    r: &RankStatsResult,
+    diff_label: &str,
+    diff: impl Fn(&ModelRow) -> f64,
+) -> String {
+    let (a, b) = (&r.a.label, &r.b.label);
+    let (ha, hb, ra, rb) = (
+        format!("{a} (%)"),
+        format!("{b} (%)"),
+        format!("rank, {a}"),
+        format!("rank, {b}"),
+    );
+    let header = [
+        "model", &ha, "interval", &hb, "interval", diff_label, &ra, &rb,
+    ];
+    let rows: Vec<Vec<String>> = r
+        .models
+        .iter()
+        .map(|m| {
+            vec![
+                m.model.clone(),
+                num(m.a, ACC_DECIMALS),
+                interval(m.a_interval.as_ref(), ACC_DECIMALS),
+                num(m.b, ACC_DECIMALS),
+                interval(m.b_interval.as_ref(), ACC_DECIMALS),
+                num(diff(m), ACC_DECIMALS),
+                num(m.rank_a, 1),
+                num(m.rank_b, 1),
+            ]
+        })
+        .collect();
+    table(&header, &rows)
 }
 
 /// One `### a vs b (`stage`)` section with its statistics block per comparison.
