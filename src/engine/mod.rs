@@ -10,6 +10,7 @@ pub mod key;
 pub mod plan;
 pub mod publish;
 pub mod shared;
+pub mod slurm;
 
 use crate::pipeline::graph::KindCatalog;
 use crate::pipeline::Pipeline;

@@ -1,0 +1,191 @@
+//! The Slurm executor's settings: `executor:` in `.repro/config.yaml` beside the pipeline.
+//!
+//! ```yaml
+//! executor:
+//!   kind: slurm
+//!   partition: gpu            # --partition (absent: the cluster's default)
+//!   account: my-lab           # --account
+//!   qos: normal               # --qos
+//!   time: "1-00:00:00"        # default --time of a stage without `resources.time`
+//!   max_jobs: 50              # jobs of this run queued or running at once
+//!   poll_seconds: 5           # one `squeue` call per interval for all of the run's jobs
+//!   signal_grace_seconds: 300 # --signal=B:USR1@N: time a stage has to checkpoint
+//!   gres: "gpu:{gpus}"        # --gres of a stage with `resources.gpus` > 0 ({gpus} = count)
+//!   sbatch_args: ["--constraint=a100"]
+//! ```
+//! Where the executor runs is a property of a machine, not of the study, so it is not in
+//! `pipeline.yaml`, which is the same everywhere.
+
+use serde::Deserialize;
+
+/// Which executor runs the stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// Local processes (the default).
+    #[default]
+    Local,
+    /// One `sbatch` job per stage.
+    Slurm,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmConfig {
+    #[serde(default)]
+    pub kind: ExecutorKind,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub qos: Option<String>,
+    /// Default `--time` for stages that declare none.
+    pub time: Option<String>,
+    #[serde(default = "default_max_jobs")]
+    pub max_jobs: usize,
+    #[serde(default = "default_poll")]
+    pub poll_seconds: f64,
+    #[serde(default = "default_grace")]
+    pub signal_grace_seconds: u32,
+    #[serde(default = "default_gres")]
+    pub gres: String,
+    #[serde(default)]
+    pub sbatch_args: Vec<String>,
+}
+
+fn default_max_jobs() -> usize {
+    100
+}
+fn default_poll() -> f64 {
+    5.0
+}
+fn default_grace() -> u32 {
+    120
+}
+fn default_gres() -> String {
+    "gpu:{gpus}".into()
+}
+
+impl Default for SlurmConfig {
+    fn default() -> Self {
+        SlurmConfig {
+            kind: ExecutorKind::Local,
+            partition: None,
+            account: None,
+            qos: None,
+            time: None,
+            max_jobs: default_max_jobs(),
+            poll_seconds: default_poll(),
+            signal_grace_seconds: default_grace(),
+            gres: default_gres(),
+            sbatch_args: Vec::new(),
+        }
+    }
+}
+
+/// A `time:` value Slurm accepts, in minutes: Slurm's own forms (`MM`, `MM:SS`, `HH:MM:SS`,
+/// `D-HH`, `D-HH:MM`, `D-HH:MM:SS`) or `30m`, `4h`, `2d`. Rounded up to whole minutes, the
+/// granularity Slurm enforces.
+pub fn parse_minutes(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let num = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    if let Some(n) = t.strip_suffix('m').and_then(num) {
+        return Some(n);
+    }
+    if let Some(n) = t.strip_suffix('h').and_then(num) {
+        return n.checked_mul(60);
+    }
+    if let Some(n) = t.strip_suffix('d').and_then(num) {
+        return n.checked_mul(24 * 60);
+    }
+    let (days, rest) = match t.split_once('-') {
+        Some((d, r)) => (num(d)?, Some(r)),
+        None => (0, None),
+    };
+    let parts: Vec<u64> = rest
+        .unwrap_or(t)
+        .split(':')
+        .map(num)
+        .collect::<Option<_>>()?;
+    let (h, m, s) = match (rest.is_some(), parts.as_slice()) {
+        (false, [m]) => (0, *m, 0),
+        (false, [m, s]) => (0, *m, *s),
+        (false, [h, m, s]) => (*h, *m, *s),
+        (true, [h]) => (*h, 0, 0),
+        (true, [h, m]) => (*h, *m, 0),
+        (true, [h, m, s]) => (*h, *m, *s),
+        _ => return None,
+    };
+    Some(days * 24 * 60 + h * 60 + m + s.div_ceil(60))
+}
+
+/// `--time` in Slurm's `D-HH:MM:00` form.
+pub fn format_minutes(minutes: u64) -> String {
+    let (d, rem) = (minutes / (24 * 60), minutes % (24 * 60));
+    format!("{d}-{:02}:{:02}:00", rem / 60, rem % 60)
+}
+
+/// A memory size Slurm's `--mem` accepts (`512M`, `4G`, `1T`, plain megabytes), normalised to
+/// megabytes.
+pub fn parse_megabytes(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_uppercase();
+    let t = t.strip_suffix('B').unwrap_or(&t);
+    let (digits, mult) = match t.chars().last()? {
+        'K' => (&t[..t.len() - 1], 0),
+        'M' => (&t[..t.len() - 1], 1),
+        'G' => (&t[..t.len() - 1], 1024),
+        'T' => (&t[..t.len() - 1], 1024 * 1024),
+        _ => (t, 1),
+    };
+    let n: u64 = digits.parse().ok()?;
+    if mult == 0 {
+        return Some(n.div_ceil(1024));
+    }
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_every_form_slurm_takes() {
+        assert_eq!(parse_minutes("90"), Some(90));
+        assert_eq!(parse_minutes("10:30"), Some(11));
+        assert_eq!(parse_minutes("02:00:00"), Some(120));
+        assert_eq!(parse_minutes("1-00"), Some(1440));
+        assert_eq!(parse_minutes("2-12:30"), Some(2 * 1440 + 750));
+        assert_eq!(parse_minutes("1-00:00:01"), Some(1441));
+        assert_eq!(parse_minutes("30m"), Some(30));
+        assert_eq!(parse_minutes("4h"), Some(240));
+        assert_eq!(parse_minutes("3d"), Some(3 * 1440));
+        for bad in ["", "x", "1:2:3:4", "-5", "1-", "4 h", "1.5h"] {
+            assert_eq!(parse_minutes(bad), None, "{bad:?}");
+        }
+        assert_eq!(format_minutes(2 * 1440 + 750), "2-12:30:00");
+        assert_eq!(format_minutes(5), "0-00:05:00");
+    }
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_megabytes("512M"), Some(512));
+        assert_eq!(parse_megabytes("4G"), Some(4096));
+        assert_eq!(parse_megabytes("4gb"), Some(4096));
+        assert_eq!(parse_megabytes("1T"), Some(1 << 20));
+        assert_eq!(parse_megabytes("2048"), Some(2048));
+        assert_eq!(parse_megabytes("1500K"), Some(2));
+        assert_eq!(parse_megabytes("lots"), None);
+    }
+
+    #[test]
+    fn config_rejects_unknown_keys_and_fills_defaults() {
+        let c: SlurmConfig = serde_yaml::from_str("kind: slurm\npartition: gpu\n").expect("ok");
+        assert_eq!(c.kind, ExecutorKind::Slurm);
+        assert_eq!(c.partition.as_deref(), Some("gpu"));
+        assert_eq!(c.max_jobs, 100);
+        assert_eq!(c.gres, "gpu:{gpus}");
+        assert!(serde_yaml::from_str::<SlurmConfig>("kind: slurm\npartitoin: gpu\n").is_err());
+    }
+}
