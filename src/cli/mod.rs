@@ -1,6 +1,7 @@
 //! The command line: parses arguments, calls the library, classifies errors once, here.
 
 mod audit;
+mod kinds;
 #[cfg(feature = "torch")]
 mod embed;
 #[cfg(feature = "torch")]
@@ -271,25 +272,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 }
             }
         }
-        Cmd::Kinds { json } => {
-            let names = kinds
-                .0
-                .iter()
-                .map(|k| (k.name(), k.sources()))
-                .collect::<Vec<_>>();
-            if *json {
-                let v: Vec<_> = names
-                    .iter()
-                    .map(|(n, s)| serde_json::json!({"kind": n, "sources": s}))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                for (n, s) in names {
-                    println!("{n:<20} {}", s.join(" "));
-                }
-            }
-            Ok(0)
-        }
+        Cmd::Kinds { json } => kinds::run(&kinds, *json).map(|()| 0),
         Cmd::Run {
             targets,
             jobs,

@@ -168,7 +168,7 @@ pub fn execute(
             let publish = || -> Result<(), StoreError> {
                 let (output, tree) = store.put_tree(&out_dir)?;
                 let (log_digest, _) = store.put_file(&log_path)?;
-                let sources = super::fingerprint::source_blobs(kind.name(), kind.sources())?;
+                let sources = super::fingerprint::source_blobs(kind)?;
                 let record = ActionRecord {
                     key: *key,
                     components: action.components.clone(),

@@ -17,9 +17,6 @@ impl StageKind for Cmd {
         "cmd"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &["src/stage/cmd.rs"]
-    }
 
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         match params.get("cmd") {

@@ -22,16 +22,6 @@ use std::path::PathBuf;
 
 pub struct Evaluate;
 
-const SOURCES: &[&str] = &[
-    "src/stage/evaluate.rs",
-    "src/data/dataset.rs",
-    "src/data/loader.rs",
-    "src/ml/device.rs",
-    "src/ml/eval.rs",
-    "src/ml/layers.rs",
-    "src/ml/models/",
-    "src/ml/train.rs",
-];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -66,9 +56,6 @@ impl StageKind for Evaluate {
         "evaluate"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        SOURCES
-    }
 
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: EvalParams = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;

@@ -34,10 +34,13 @@ pub trait StageKind: Send + Sync {
     /// The name used as `kind:` in pipeline.yaml.
     fn name(&self) -> &'static str;
 
-    /// Repository-relative source files that define this kind's behaviour. Their git blob ids
-    /// (as compiled into this binary) form the kind's code fingerprint: editing one of them
+    /// Files under `src/` that shape this kind's behaviour but that the import graph of
+    /// `src/stage/<name>.rs` cannot see (a data file embedded by a macro with a computed path).
+    /// The kind's code fingerprint covers its import closure (build.rs) and these: editing one
     /// reruns every stage of this kind and what follows; editing anything else reruns nothing.
-    fn sources(&self) -> &'static [&'static str];
+    fn extra_sources(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Validate the user's params and fill defaults. The result is what the action key hashes
     /// and what the stage sees, so two spellings of the same settings share one cache entry.
