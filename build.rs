@@ -48,10 +48,9 @@ fn hex(bytes: &[u8]) -> String {
 
 /// (kind, closure with blob ids) for every `src/stage/<kind>.rs`.
 fn kind_closures(root: &Path) -> Vec<(String, Vec<(String, String)>)> {
-    let tree = imports::ModuleTree::load("src/lib.rs", &mut |p| {
-        fs::read_to_string(root.join(p)).ok()
-    })
-    .unwrap_or_else(|e| panic!("import graph: {e}"));
+    let tree =
+        imports::ModuleTree::load("src/lib.rs", &mut |p| fs::read_to_string(root.join(p)).ok())
+            .unwrap_or_else(|e| panic!("import graph: {e}"));
     let mut kinds: Vec<String> = fs::read_dir(root.join("src/stage"))
         .expect("read src/stage")
         .filter_map(Result::ok)

@@ -1,9 +1,10 @@
-//! The command line: parses arguments, calls the library, classifies errors once, here.
+//! The command line: parses arguments, calls the library, and turns errors into a message and
+//! an exit status here, at the edge. Subcommands with more than a few lines have their own file.
 
 mod audit;
-mod kinds;
 #[cfg(feature = "torch")]
 mod embed;
+mod kinds;
 #[cfg(feature = "torch")]
 mod models;
 mod pin;

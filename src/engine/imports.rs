@@ -645,7 +645,8 @@ fn scan_tokens(tokens: TokenStream, out: &mut Vec<Ref>, strings: bool) {
                 }
             }
             TokenTree::Ident(id) if !strings => {
-                let dollar = i > 0 && matches!(&toks[i - 1], TokenTree::Punct(p) if p.as_char() == '$');
+                let dollar =
+                    i > 0 && matches!(&toks[i - 1], TokenTree::Punct(p) if p.as_char() == '$');
                 let mut segs = vec![if dollar {
                     format!("${id}")
                 } else {
@@ -728,14 +729,27 @@ mod tests {
         let c = of("use super::Ctx; pub const A: u8 = 1;");
         assert_eq!(
             c,
-            ["src/lib.rs", "src/stage/a.rs", "src/stage/ctx.rs", "src/stage/mod.rs"]
+            [
+                "src/lib.rs",
+                "src/stage/a.rs",
+                "src/stage/ctx.rs",
+                "src/stage/mod.rs"
+            ]
         );
     }
 
     #[test]
     fn groups_nested_braces_and_renames() {
-        let c = of("use crate::{stats::{boot::{self as b}, perm::tau as t}, data::{deep::inner::*}};");
-        for f in ["src/stats/boot.rs", "src/stats/perm.rs", "src/data/deep/inner.rs", "src/data/deep/mod.rs", "src/stats/mod.rs", "src/data/mod.rs"] {
+        let c =
+            of("use crate::{stats::{boot::{self as b}, perm::tau as t}, data::{deep::inner::*}};");
+        for f in [
+            "src/stats/boot.rs",
+            "src/stats/perm.rs",
+            "src/data/deep/inner.rs",
+            "src/data/deep/mod.rs",
+            "src/stats/mod.rs",
+            "src/data/mod.rs",
+        ] {
             assert!(has(&c, f), "{f} in {c:?}");
         }
         assert!(!has(&c, "src/data/pool.rs"));
@@ -778,7 +792,9 @@ mod tests {
     #[test]
     fn bound_names_local_items_and_transitive_kinds() {
         // `train` is bound by `use`; B's file reaches ml/train.rs only through b.rs's own use.
-        let c = of("use crate::ml::train; fn go() { train::fit(); helper() } fn helper() { super::b::B; }");
+        let c = of(
+            "use crate::ml::train; fn go() { train::fit(); helper() } fn helper() { super::b::B; }",
+        );
         assert!(has(&c, "src/ml/train.rs") && has(&c, "src/stage/b.rs"));
         assert!(!has(&c, "src/ml/finetune.rs"));
         // The registry in stage/mod.rs names every kind, but only its callers need them.
@@ -787,7 +803,9 @@ mod tests {
 
     #[test]
     fn trait_imports_and_embedded_files() {
-        let c = of(r#"use crate::stats::perm::tau as _; pub const T: &str = include_str!("../../data/t.txt");"#);
+        let c = of(
+            r#"use crate::stats::perm::tau as _; pub const T: &str = include_str!("../../data/t.txt");"#,
+        );
         assert!(has(&c, "src/stats/perm.rs"));
         assert!(has(&c, "data/t.txt"));
     }
@@ -798,7 +816,10 @@ mod tests {
             ("src/lib.rs", "#[path = \"other/x.rs\"] pub mod stage;"),
             ("src/other/x.rs", "pub fn f() {}"),
         ];
-        assert_eq!(closure(&files, "src/other/x.rs"), ["src/lib.rs", "src/other/x.rs"]);
+        assert_eq!(
+            closure(&files, "src/other/x.rs"),
+            ["src/lib.rs", "src/other/x.rs"]
+        );
         let map: BTreeMap<&str, &str> = files.into_iter().collect();
         let tree = ModuleTree::load("src/lib.rs", &mut |p| map.get(p).map(|s| s.to_string()))
             .expect("parses");

@@ -73,7 +73,6 @@ impl StageKind for CaptionPool {
         "caption_pool"
     }
 
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         match p.importer.as_str() {

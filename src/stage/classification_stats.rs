@@ -171,7 +171,6 @@ impl StageKind for ClassificationStatsKind {
         "classification_stats"
     }
 
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let params = if params.is_null() {
             serde_json::json!({})

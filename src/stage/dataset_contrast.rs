@@ -46,7 +46,6 @@ impl StageKind for DatasetContrast {
         "dataset_contrast"
     }
 
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         if p.a == p.b {

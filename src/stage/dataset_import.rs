@@ -56,7 +56,6 @@ impl StageKind for DatasetImport {
         "dataset_import"
     }
 
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let mut p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         match p.format.as_str() {

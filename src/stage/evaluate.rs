@@ -22,7 +22,6 @@ use std::path::PathBuf;
 
 pub struct Evaluate;
 
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalParams {
@@ -55,7 +54,6 @@ impl StageKind for Evaluate {
     fn name(&self) -> &'static str {
         "evaluate"
     }
-
 
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: EvalParams = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;

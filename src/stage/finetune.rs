@@ -66,7 +66,6 @@ impl StageKind for Finetune {
         "finetune"
     }
 
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let (cfg, extra) = split(params)?;
         let mut v = serde_json::to_value(cfg).map_err(|e| e.to_string())?;

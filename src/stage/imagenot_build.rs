@@ -139,7 +139,6 @@ impl StageKind for ImagenotBuild {
         "imagenot_build"
     }
 
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         if p.classes.is_none() == p.select.is_none() {

@@ -1,8 +1,11 @@
 //! Stage kinds: what a stage *does*. The engine plans and caches; a kind computes.
 //!
-//! Adding a kind is one file implementing [`StageKind`] and one line in [`registry`]. A kind
-//! reads its inputs and writes its outputs only through the [`StageContext`] it is given, so the
-//! same kind runs in the local executor, in `repro exec-stage` on another host, or in a test.
+//! A kind is a file `src/stage/<name>.rs` whose name is the kind's `name()` (build.rs finds a
+//! kind's code there: its fingerprint covers every file that file reaches through the import
+//! graph), declared with a `pub mod` line below and listed in [`registry`]; what it computes
+//! usually lives in `data`, `ml`, `stats` or `report`. A kind reads its inputs and writes its
+//! outputs only through the [`StageContext`] it is given, so the same kind runs in the local
+//! executor, in `repro exec-stage` on another host, or in a test.
 
 pub mod caption_pool;
 pub mod classification_stats;

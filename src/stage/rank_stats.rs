@@ -99,7 +99,6 @@ impl StageKind for RankStats {
         "rank_stats"
     }
 
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         for (name, c) in [("a", &p.a), ("b", &p.b)] {

@@ -53,7 +53,6 @@ impl StageKind for ReportKind {
         "report"
     }
 
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let params = if params.is_null() {
             serde_json::json!({})

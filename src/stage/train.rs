@@ -71,7 +71,6 @@ impl StageKind for Train {
         "train"
     }
 
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let cfg = TrainConfig::resolve(params)?;
         serde_json::to_value(cfg).map_err(|e| e.to_string())
