@@ -1,8 +1,10 @@
-//! The command line: parses arguments, calls the library, classifies errors once, here.
+//! The command line: parses arguments, calls the library, and turns errors into a message and
+//! an exit status here, at the edge. Subcommands with more than a few lines have their own file.
 
 mod audit;
 #[cfg(feature = "torch")]
 mod embed;
+mod kinds;
 #[cfg(feature = "torch")]
 mod models;
 mod pin;
@@ -271,25 +273,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 }
             }
         }
-        Cmd::Kinds { json } => {
-            let names = kinds
-                .0
-                .iter()
-                .map(|k| (k.name(), k.sources()))
-                .collect::<Vec<_>>();
-            if *json {
-                let v: Vec<_> = names
-                    .iter()
-                    .map(|(n, s)| serde_json::json!({"kind": n, "sources": s}))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                for (n, s) in names {
-                    println!("{n:<20} {}", s.join(" "));
-                }
-            }
-            Ok(0)
-        }
+        Cmd::Kinds { json } => kinds::run(&kinds, *json).map(|()| 0),
         Cmd::Run {
             targets,
             jobs,

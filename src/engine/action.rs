@@ -124,6 +124,7 @@ pub fn execute(
     action: &PendingAction,
     kind: &dyn StageKind,
 ) -> Result<Outcome, String> {
+    check_code(action, kind)?;
     let lock_path = store.work_dir().join(format!("{key}.lock"));
     let lock = File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
     // Two runs sharing a store wait here instead of computing the same action twice.
@@ -168,7 +169,7 @@ pub fn execute(
             let publish = || -> Result<(), StoreError> {
                 let (output, tree) = store.put_tree(&out_dir)?;
                 let (log_digest, _) = store.put_file(&log_path)?;
-                let sources = super::fingerprint::source_blobs(kind.name(), kind.sources())?;
+                let sources = super::fingerprint::source_blobs(kind)?;
                 let record = ActionRecord {
                     key: *key,
                     components: action.components.clone(),
@@ -200,6 +201,26 @@ pub fn execute(
             r.map(|()| Outcome::Published)
         }
     }
+}
+
+/// The worker checks the code: the planned key names a code fingerprint, and a result must be
+/// published only by the code it names, not by whatever binary happens to run the action (a
+/// rebuild during a long run, another host with another build).
+fn check_code(action: &PendingAction, kind: &dyn StageKind) -> Result<(), String> {
+    let own = super::fingerprint::fingerprint(kind).map_err(|e| e.to_string())?;
+    let planned = action.components.code;
+    if own == planned {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to run stage `{}`: kind `{}` was planned with code fingerprint {planned} but \
+         this binary's `{}` code is {own} (the binary changed since the run was planned, or \
+         another build runs it); rebuild and rerun `repro run` with the same binary that runs \
+         the stages",
+        action.stage,
+        kind.name(),
+        kind.name()
+    ))
 }
 
 fn run_kind(

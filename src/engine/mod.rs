@@ -6,7 +6,9 @@ pub mod deps;
 pub mod exec;
 pub mod fingerprint;
 pub mod gc;
-pub mod key;
+// The action key's components live with the records that keep them (provenance sits below the
+// engine); `engine::key` stays the engine's name for them.
+pub use crate::provenance::key;
 pub mod plan;
 pub mod publish;
 pub mod shared;
@@ -99,7 +101,7 @@ impl<'a> Engine<'a> {
         if let Some(d) = self.code.borrow().get(kind.name()) {
             return Ok(*d);
         }
-        let d = fingerprint::fingerprint(kind.name(), kind.sources())?;
+        let d = fingerprint::fingerprint(kind)?;
         self.code.borrow_mut().insert(kind.name().to_string(), d);
         Ok(d)
     }

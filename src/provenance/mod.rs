@@ -3,6 +3,7 @@
 
 mod git;
 pub mod intoto;
+pub mod key;
 pub mod record;
 
 pub use git::GitState;

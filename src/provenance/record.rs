@@ -1,6 +1,6 @@
 //! The action record: the key's components, the outputs, and how they were made.
 
-use crate::engine::key::KeyComponents;
+use super::key::KeyComponents;
 use crate::pipeline::Resources;
 use crate::store::{ActionKey, Digest, Store, StoreError, TreeEntry};
 use serde::{Deserialize, Serialize};

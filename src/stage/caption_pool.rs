@@ -73,15 +73,6 @@ impl StageKind for CaptionPool {
         "caption_pool"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &[
-            "src/stage/caption_pool.rs",
-            "src/data/pool.rs",
-            "src/data/pool_mini.rs",
-            "src/data/pool_img2dataset.rs",
-        ]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         match p.importer.as_str() {

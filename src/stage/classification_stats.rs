@@ -171,14 +171,6 @@ impl StageKind for ClassificationStatsKind {
         "classification_stats"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &[
-            "src/stage/classification_stats.rs",
-            "src/stats/classification.rs",
-            "src/stats/bootstrap.rs",
-        ]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let params = if params.is_null() {
             serde_json::json!({})

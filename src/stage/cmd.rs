@@ -17,10 +17,6 @@ impl StageKind for Cmd {
         "cmd"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &["src/stage/cmd.rs"]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         match params.get("cmd") {
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(params.clone()),

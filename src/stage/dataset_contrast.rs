@@ -46,14 +46,6 @@ impl StageKind for DatasetContrast {
         "dataset_contrast"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &[
-            "src/stage/dataset_contrast.rs",
-            "src/data/contrast.rs",
-            "src/data/dataset.rs",
-        ]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         if p.a == p.b {

@@ -56,18 +56,6 @@ impl StageKind for DatasetImport {
         "dataset_import"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &[
-            "src/stage/dataset_import.rs",
-            "src/data/idx.rs",
-            "src/data/imagefolder.rs",
-            "src/data/parallel.rs",
-            "src/data/imageops.rs",
-            "src/data/dataset.rs",
-            "src/data/mnist_csv.rs",
-        ]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let mut p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         match p.format.as_str() {

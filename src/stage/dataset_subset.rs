@@ -58,10 +58,6 @@ impl StageKind for DatasetSubset {
         "dataset_subset"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &["src/stage/dataset_subset.rs", "src/data/dataset.rs"]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         serde_json::to_value(p).map_err(|e| e.to_string())

@@ -22,17 +22,6 @@ use std::path::PathBuf;
 
 pub struct Evaluate;
 
-const SOURCES: &[&str] = &[
-    "src/stage/evaluate.rs",
-    "src/data/dataset.rs",
-    "src/data/loader.rs",
-    "src/ml/device.rs",
-    "src/ml/eval.rs",
-    "src/ml/layers.rs",
-    "src/ml/models/",
-    "src/ml/train.rs",
-];
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalParams {
@@ -64,10 +53,6 @@ fn model_input(ctx: &StageContext, name: Option<&str>) -> Result<PathBuf, StageE
 impl StageKind for Evaluate {
     fn name(&self) -> &'static str {
         "evaluate"
-    }
-
-    fn sources(&self) -> &'static [&'static str] {
-        SOURCES
     }
 
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {

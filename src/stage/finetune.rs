@@ -31,20 +31,6 @@ use std::collections::BTreeMap;
 pub struct Finetune;
 
 /// Every file whose content changes what `finetune` computes.
-const SOURCES: &[&str] = &[
-    "src/stage/finetune.rs",
-    "src/stage/train.rs",
-    "src/data/dataset.rs",
-    "src/data/loader.rs",
-    "src/ml/device.rs",
-    "src/ml/eval.rs",
-    "src/ml/finetune.rs",
-    "src/ml/layers.rs",
-    "src/ml/models/",
-    "src/ml/optim.rs",
-    "src/ml/recipe.rs",
-    "src/ml/train.rs",
-];
 
 /// The params `finetune` adds to train's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,10 +64,6 @@ fn split(params: &Value) -> Result<(TrainConfig, Extra), String> {
 impl StageKind for Finetune {
     fn name(&self) -> &'static str {
         "finetune"
-    }
-
-    fn sources(&self) -> &'static [&'static str] {
-        SOURCES
     }
 
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {

@@ -19,10 +19,6 @@ impl StageKind for ImagenetClasses {
         "imagenet_classes"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &["src/stage/imagenet_classes.rs", "src/data/imagenet.rs"]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let mut p = params.as_object().cloned().unwrap_or_default();
         for k in p.keys() {

@@ -139,21 +139,6 @@ impl StageKind for ImagenotBuild {
         "imagenot_build"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &[
-            "src/stage/imagenot_build.rs",
-            "src/data/imagenot.rs",
-            "src/data/imagenot_output.rs",
-            "src/data/parallel.rs",
-            "src/data/pool.rs",
-            "src/data/pool_mini.rs",
-            "src/data/render.rs",
-            "src/data/imageops.rs",
-            "src/data/dataset.rs",
-            "src/encoder/mod.rs",
-        ]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         if p.classes.is_none() == p.select.is_none() {

@@ -1,8 +1,11 @@
 //! Stage kinds: what a stage *does*. The engine plans and caches; a kind computes.
 //!
-//! Adding a kind is one file implementing [`StageKind`] and one line in [`registry`]. A kind
-//! reads its inputs and writes its outputs only through the [`StageContext`] it is given, so the
-//! same kind runs in the local executor, in `repro exec-stage` on another host, or in a test.
+//! A kind is a file `src/stage/<name>.rs` whose name is the kind's `name()` (build.rs finds a
+//! kind's code there: its fingerprint covers every file that file reaches through the import
+//! graph), declared with a `pub mod` line below and listed in [`registry`]; what it computes
+//! usually lives in `data`, `ml`, `stats` or `report`. A kind reads its inputs and writes its
+//! outputs only through the [`StageContext`] it is given, so the same kind runs in the local
+//! executor, in `repro exec-stage` on another host, or in a test.
 
 pub mod caption_pool;
 pub mod classification_stats;
@@ -34,10 +37,13 @@ pub trait StageKind: Send + Sync {
     /// The name used as `kind:` in pipeline.yaml.
     fn name(&self) -> &'static str;
 
-    /// Repository-relative source files that define this kind's behaviour. Their git blob ids
-    /// (as compiled into this binary) form the kind's code fingerprint: editing one of them
+    /// Files under `src/` that shape this kind's behaviour but that the import graph of
+    /// `src/stage/<name>.rs` cannot see (a data file embedded by a macro with a computed path).
+    /// The kind's code fingerprint covers its import closure (build.rs) and these: editing one
     /// reruns every stage of this kind and what follows; editing anything else reruns nothing.
-    fn sources(&self) -> &'static [&'static str];
+    fn extra_sources(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Validate the user's params and fill defaults. The result is what the action key hashes
     /// and what the stage sees, so two spellings of the same settings share one cache entry.

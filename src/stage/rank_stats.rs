@@ -99,18 +99,6 @@ impl StageKind for RankStats {
         "rank_stats"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &[
-            "src/stage/rank_stats.rs",
-            "src/stats/mod.rs",
-            "src/stats/analysis.rs",
-            "src/stats/bootstrap.rs",
-            "src/stats/correlation.rs",
-            "src/stats/permutation.rs",
-            "src/stats/table.rs",
-        ]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         for (name, c) in [("a", &p.a), ("b", &p.b)] {

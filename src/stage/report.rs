@@ -53,23 +53,6 @@ impl StageKind for ReportKind {
         "report"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &[
-            "src/stage/report.rs",
-            "src/report/mod.rs",
-            "src/report/figure.rs",
-            "src/report/markdown.rs",
-            "src/report/index.rs",
-            "src/report/fig1_rankings.rs",
-            "src/report/table_accuracies.rs",
-            "src/report/pairwise_improvement.rs",
-            "src/report/dataset_imagenot.rs",
-            "src/report/dataset_classification.rs",
-            "src/report/fig_finetune.rs",
-            "src/report/fig_transfer.rs",
-        ]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let params = if params.is_null() {
             serde_json::json!({})

@@ -22,17 +22,6 @@ use std::path::{Path, PathBuf};
 pub struct Train;
 
 /// Every file whose content changes what `train` computes.
-const SOURCES: &[&str] = &[
-    "src/stage/train.rs",
-    "src/data/dataset.rs",
-    "src/data/loader.rs",
-    "src/ml/device.rs",
-    "src/ml/layers.rs",
-    "src/ml/models/",
-    "src/ml/optim.rs",
-    "src/ml/recipe.rs",
-    "src/ml/train.rs",
-];
 
 /// The environment facts that change a trained model: libtorch, device class, precision.
 pub fn ml_environment(precision: device::Precision, gpus: u32) -> BTreeMap<String, String> {
@@ -80,10 +69,6 @@ impl TrainHost for Host<'_, '_> {
 impl StageKind for Train {
     fn name(&self) -> &'static str {
         "train"
-    }
-
-    fn sources(&self) -> &'static [&'static str] {
-        SOURCES
     }
 
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {

@@ -19,10 +19,6 @@ impl StageKind for Wordnet {
         "wordnet"
     }
 
-    fn sources(&self) -> &'static [&'static str] {
-        &["src/stage/wordnet.rs", "src/data/wordnet.rs"]
-    }
-
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let mut p = params.as_object().cloned().unwrap_or_default();
         for k in p.keys() {

@@ -148,6 +148,35 @@ mod tests {
         }
     }
 
+    /// Pins the encoding (like jj's `test_consistent_hashing`): fixed components, a literal key,
+    /// computed independently (Python: `json.dumps(c, sort_keys=True, separators=(",", ":"))`,
+    /// then sha256). If this test fails, every key in every store and remote has changed: bump
+    /// KEY_VERSION (and update the literal), so records say "key format changed" instead of
+    /// silently missing.
+    #[test]
+    fn key_encoding_is_pinned() {
+        let comps = KeyComponents {
+            version: 1,
+            kind: "train".into(),
+            code: Digest::of(b"code"),
+            params: json!({"lr": 0.1, "opt": {"name": "sgd"}, "epochs": 3, "tags": ["a", "b"], "note": null}),
+            inputs: BTreeMap::from([
+                ("labels".to_string(), Digest::of(b"l")),
+                ("data".to_string(), Digest::of(b"d")),
+            ]),
+            deps: BTreeMap::from([("data/x.csv".to_string(), Digest::of(b"x"))]),
+            env: BTreeMap::from([
+                ("libtorch".to_string(), "2.9.0".to_string()),
+                ("device".to_string(), "cpu".to_string()),
+            ]),
+        };
+        assert_eq!(
+            comps.key().to_string(),
+            "a7855fcde4b07b3e162ba6d446b1a1d37adf348d95f32cdce870cddfeb9760ac"
+        );
+        assert_eq!(KEY_VERSION, 1, "a new version needs a new pinned key above");
+    }
+
     #[test]
     fn key_is_stable_and_diff_is_readable() {
         let a = comps(json!({"lr": 0.1, "opt": {"name": "sgd"}}));
