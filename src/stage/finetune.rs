@@ -30,8 +30,6 @@ use std::collections::BTreeMap;
 
 pub struct Finetune;
 
-/// Every file whose content changes what `finetune` computes.
-
 /// The params `finetune` adds to train's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -21,8 +21,6 @@ use std::path::{Path, PathBuf};
 
 pub struct Train;
 
-/// Every file whose content changes what `train` computes.
-
 /// The environment facts that change a trained model: libtorch, device class, precision.
 pub fn ml_environment(precision: device::Precision, gpus: u32) -> BTreeMap<String, String> {
     let cuda = gpus > 0;
