@@ -120,7 +120,7 @@ const PIPELINE: &str = r#"stages:
       models: [a, b, c]
       a: {label: published, csv: top1.csv}
       b: {label: toy, inputs: "evaluate@*"}
-      resamples: 200
+      resamples: 1000
   reports:
     kind: report
     inputs: [stats]
@@ -238,8 +238,8 @@ fn the_worker_refuses_an_action_planned_for_other_code() {
             cpus: 1,
             gpus: 0,
             memory: None,
+            time: None,
         },
-        gpus: vec![],
         repo_root: repo.path().to_path_buf(),
         force: false,
     };

@@ -4,6 +4,7 @@
 mod audit;
 #[cfg(feature = "torch")]
 mod embed;
+mod exit;
 mod kinds;
 #[cfg(feature = "torch")]
 mod models;
@@ -12,8 +13,12 @@ mod remote;
 mod stats;
 mod ui;
 
-use crate::engine::exec::{self, RunOptions};
+use crate::engine::executor::local::{self, LocalExecutor};
+use crate::engine::executor::Executor;
 use crate::engine::plan::State;
+use crate::engine::scheduler::{self, RunOptions};
+use crate::engine::slurm::config::{ExecutorKind, SlurmConfig};
+use crate::engine::slurm::executor::SlurmExecutor;
 use crate::engine::{action, Engine, Kinds};
 use crate::pipeline::Pipeline;
 use crate::store::{ActionKey, Store};
@@ -68,6 +73,10 @@ enum Cmd {
         /// (default: `remote:` in .repro/config.yaml, or REPRO_REMOTE).
         #[arg(long)]
         remote: Option<String>,
+        /// Where stages run: `local` processes, or one `slurm` job each (default: `executor:`
+        /// in .repro/config.yaml, else local).
+        #[arg(long, value_enum)]
+        executor: Option<ExecutorArg>,
     },
     /// Upload the current records of stages (all when none) and their objects to a remote.
     Push(remote::TransferArgs),
@@ -148,6 +157,12 @@ pub(crate) enum AuditFormat {
     InToto,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExecutorArg {
+    Local,
+    Slurm,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum DagFormat {
     Text,
@@ -155,14 +170,17 @@ enum DagFormat {
     Mermaid,
 }
 
-/// Exit codes: 0 success, 1 a stage failed or the store is corrupt, 2 bad input, 130 interrupted.
+/// Runs the command; the exit code is decided in [`exit`] from the error's type.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             ui::error(&format!("{e:#}"));
-            2
+            if let Some(hint) = exit::hint(&e) {
+                ui::error(&format!("hint: {hint}"));
+            }
+            exit::classify(&e)
         }
     }
 }
@@ -265,12 +283,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let kind = kinds
                 .get(&pending.components.kind)
                 .with_context(|| format!("unknown kind `{}`", pending.components.kind))?;
+            // The worker has written its reason to the stderr it was started with.
             match action::execute(&store, &key, &pending, kind) {
-                Ok(_) => Ok(0),
-                Err(message) => {
-                    eprintln!("{message}");
-                    Ok(1)
-                }
+                Ok(_) => Ok(exit::SUCCESS),
+                Err(f) if f.environment => Ok(exit::ENVIRONMENT),
+                Err(_) => Ok(exit::STAGE_FAILED),
             }
         }
         Cmd::Kinds { json } => kinds::run(&kinds, *json).map(|()| 0),
@@ -282,6 +299,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             force,
             json,
             remote,
+            executor,
         } => {
             let (pipeline, store) = load(&cli, &kinds)?;
             let shared = crate::remote::Remote::from_config(remote.as_deref(), &pipeline.root)?;
@@ -289,20 +307,46 @@ fn dispatch(cli: Cli) -> Result<i32> {
             if let Some(r) = &shared {
                 engine = engine.with_shared(r);
             }
+            let mut cfg = SlurmConfig::load(&pipeline.root)?;
+            match executor {
+                Some(ExecutorArg::Slurm) => cfg.kind = ExecutorKind::Slurm,
+                Some(ExecutorArg::Local) => cfg.kind = ExecutorKind::Local,
+                None => {}
+            }
+            let exe = std::env::current_exe().context("locating the repro binary")?;
+            let slots =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let mut executor: Box<dyn Executor> = match cfg.kind {
+                ExecutorKind::Local => Box::new(LocalExecutor::new(
+                    exe,
+                    store.root(),
+                    slots,
+                    local::detect_gpus(),
+                )),
+                ExecutorKind::Slurm => {
+                    let store_root =
+                        std::path::absolute(store.root()).context("locating the store")?;
+                    let shared_store = Store::open(&store_root)?;
+                    Box::new(SlurmExecutor::new(
+                        cfg.clone(),
+                        &shared_store,
+                        exe,
+                        pipeline.root.clone(),
+                    ))
+                }
+            };
             if *dry_run {
-                return dry_run_report(&engine, targets, *json);
+                let slurm = (cfg.kind == ExecutorKind::Slurm).then_some(&cfg);
+                return dry_run_report(&engine, targets, *json, slurm, executor.as_ref());
             }
             let opts = RunOptions {
                 targets: targets.clone(),
-                jobs: jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 keep_going: *keep_going,
                 force: *force,
-                gpus: exec::detect_gpus(),
+                grace: std::time::Duration::from_secs(5),
             };
-            let exe = std::env::current_exe().context("locating the repro binary")?;
             let reporter = ui::RunUi::new(*json);
-            let summary = exec::run(&engine, &opts, &reporter, &exe)?;
+            let summary = scheduler::run(&engine, &opts, &reporter, executor.as_mut())?;
             if summary.failed.is_empty() && !summary.interrupted {
                 // Refresh what people read (reports/); stages not in this run stay as they are.
                 let (published, _) = engine.publish()?;
@@ -321,11 +365,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 ui::summary(&summary);
             }
             Ok(if summary.interrupted {
-                130
+                exit::INTERRUPTED
+            } else if !summary.failed_environment.is_empty() {
+                exit::ENVIRONMENT
             } else if summary.failed.is_empty() {
-                0
+                exit::SUCCESS
             } else {
-                1
+                exit::STAGE_FAILED
             })
         }
         Cmd::Status { json } => {
@@ -386,7 +432,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-fn dry_run_report(engine: &Engine, targets: &[String], json: bool) -> Result<i32> {
+fn dry_run_report(
+    engine: &Engine,
+    targets: &[String],
+    json: bool,
+    slurm: Option<&SlurmConfig>,
+    executor: &dyn Executor,
+) -> Result<i32> {
     let selection = engine
         .pipeline
         .select(targets)
@@ -406,8 +458,34 @@ fn dry_run_report(engine: &Engine, targets: &[String], json: bool) -> Result<i32
         println!("nothing to run: all {} stages are fresh", status.len());
     } else {
         println!("would run {} of {} stages:", stale.len(), status.len());
-        for s in stale {
+        for s in &stale {
             println!("  {}  ({})", s.stage, s.reasons.join("; "));
+        }
+    }
+    for s in &stale {
+        let Some(i) = engine.pipeline.index(&s.stage) else {
+            continue;
+        };
+        let resources = &engine.pipeline.stages[i].resources;
+        executor.check(&s.stage, resources)?;
+        if let (Some(_), false) = (slurm, json) {
+            // A stage whose inputs are stale has no key yet; its job is shown with a stand-in.
+            let key = s
+                .key
+                .map_or("<key: known once its inputs are done>".to_string(), |k| {
+                    k.to_string()
+                });
+            println!(
+                "  {}",
+                SlurmExecutor::dry_run_line(
+                    slurm.expect("checked"),
+                    &s.stage,
+                    &key,
+                    resources,
+                    engine.store.root(),
+                    &engine.pipeline.root
+                )?
+            );
         }
     }
     Ok(0)

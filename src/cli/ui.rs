@@ -1,7 +1,7 @@
 //! All terminal output of `repro run` goes through here: progress bars on a terminal, plain
 //! lines otherwise (CI logs, pipes).
 
-use crate::engine::exec::{Reporter, RunSummary};
+use crate::engine::scheduler::{Reporter, RunSummary};
 use crate::store::ActionKey;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;

@@ -12,8 +12,8 @@ use crate::store::fsutil::write_atomic;
 use crate::store::{ActionKey, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
-use std::io;
-use std::os::fd::AsRawFd;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,17 +23,21 @@ pub struct PendingAction {
     pub stage: String,
     pub components: KeyComponents,
     pub resources: Resources,
-    /// GPU ids assigned by the scheduler (also in `CUDA_VISIBLE_DEVICES`).
-    pub gpus: Vec<u32>,
     /// Where the stage runs (the pipeline's folder).
     pub repo_root: PathBuf,
     /// Re-execute even when a record exists.
     pub force: bool,
 }
 
-/// Where a stage's scratch lives while it runs.
-pub fn work_dir(store: &Store, key: &ActionKey) -> PathBuf {
-    store.work_dir().join(key.to_string())
+/// Where the scratch folders of executions of `key` go: node-local scratch when the host
+/// names one (`REPRO_SCRATCH`, or Slurm's `SLURM_TMPDIR`), else `store/work/`. Each execution
+/// gets a folder of its own, `<key>.<nonce>`, that no earlier execution can reach.
+fn scratch_root(store: &Store) -> PathBuf {
+    ["REPRO_SCRATCH", "SLURM_TMPDIR"]
+        .iter()
+        .find_map(|v| std::env::var_os(v).filter(|s| !s.is_empty()))
+        .map(|d| PathBuf::from(d).join("repro-work"))
+        .unwrap_or_else(|| store.work_dir())
 }
 
 fn pending_path(store: &Store, key: &ActionKey) -> PathBuf {
@@ -77,6 +81,46 @@ pub enum Outcome {
     Published,
 }
 
+/// Why an execution failed. The worker has already written `message` to its stderr (the
+/// executor's channel for the reason); `environment` says the cause lies outside the stage.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExecFailure {
+    pub message: String,
+    pub environment: bool,
+}
+
+impl ExecFailure {
+    fn stage(message: String) -> ExecFailure {
+        ExecFailure {
+            message,
+            environment: false,
+        }
+    }
+    fn environment(message: String) -> ExecFailure {
+        ExecFailure {
+            message,
+            environment: true,
+        }
+    }
+}
+
+/// True when a store error is the machine's fault, not the stage's: no space, no permission,
+/// a read-only filesystem.
+pub fn is_environment(e: &StoreError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return matches!(
+                io.raw_os_error(),
+                Some(libc::ENOSPC | libc::EDQUOT | libc::EACCES | libc::EPERM | libc::EROFS)
+            );
+        }
+        source = err.source();
+    }
+    false
+}
+
 struct StoreCheckpoints<'a> {
     store: &'a Store,
     key: ActionKey,
@@ -104,6 +148,15 @@ impl CheckpointStore for StoreCheckpoints<'_> {
     }
 }
 
+/// The stderr the worker was started with, kept before it is redirected: where the worker's
+/// failure reason goes. Not inherited by the stage's commands.
+fn console() -> Option<File> {
+    // SAFETY: F_DUPFD_CLOEXEC duplicates fd 2 into a new descriptor that we own.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+    // SAFETY: `fd` is a fresh descriptor owned by nothing else.
+    (fd >= 0).then(|| unsafe { File::from_raw_fd(fd) })
+}
+
 /// Redirect this process's stdout and stderr into `log`, so the kind's output (and that of any
 /// command it runs) is the stage log.
 fn redirect_output(log: &File) -> io::Result<()> {
@@ -116,20 +169,96 @@ fn redirect_output(log: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// Execute the pending action `key`. Errors before the kind runs are returned; a failing kind
-/// returns `Err` after its log is saved under `store/logs/`.
+/// Let the stage's processes inherit `lock`'s descriptor: the lock is then held until the last
+/// process of the execution is gone, so a new execution of the same action never overlaps one
+/// that a killed worker left behind.
+fn inherit_lock(lock: &File) -> io::Result<()> {
+    // SAFETY: clearing FD_CLOEXEC on a descriptor we own.
+    if unsafe { libc::fcntl(lock.as_raw_fd(), libc::F_SETFD, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The GPUs this execution was given, as the stage numbers them: `CUDA_VISIBLE_DEVICES` (set
+/// by the local executor or by Slurm) renumbers them from 0.
+fn visible_gpus(resources: &Resources) -> Vec<u32> {
+    (0..resources.gpus).collect()
+}
+
+/// The GPUs as the host numbers them, for provenance.
+fn host_gpus() -> Vec<u32> {
+    std::env::var("CUDA_VISIBLE_DEVICES")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|g| g.trim().parse().ok())
+        .collect()
+}
+
+/// The progress channel: the file the executor named in `REPRO_PROGRESS`, else one in the
+/// scratch folder.
+fn progress_channel(work: &Path) -> PathBuf {
+    std::env::var_os("REPRO_PROGRESS")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| work.join("progress"))
+}
+
+/// Remove the scratch of earlier executions of `key` (called with the action lock held, so
+/// none of their processes is alive).
+fn remove_stale_scratch(root: &Path, key: &ActionKey) {
+    let prefix = format!("{key}.");
+    let Ok(dir) = fs::read_dir(root) else { return };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && !name.ends_with(".lock") && !name.ends_with(".progress") {
+            let _ = make_writable_and_remove(&e.path());
+        }
+    }
+}
+
+/// Execute the pending action `key`: run the kind in this process (its output is the stage log)
+/// and publish outputs and record. A failure is written, as one reason, to the stderr this
+/// worker was started with (where the executor reads it), and its log is kept under
+/// `store/logs/`.
 pub fn execute(
     store: &Store,
     key: &ActionKey,
     action: &PendingAction,
     kind: &dyn StageKind,
-) -> Result<Outcome, String> {
-    check_code(action, kind)?;
+) -> Result<Outcome, ExecFailure> {
+    let console = console();
+    let result = execute_here(store, key, action, kind);
+    if let (Err(failure), Some(mut console)) = (&result, console) {
+        let _ = writeln!(console, "{}", failure.message);
+    }
+    result
+}
+
+fn execute_here(
+    store: &Store,
+    key: &ActionKey,
+    action: &PendingAction,
+    kind: &dyn StageKind,
+) -> Result<Outcome, ExecFailure> {
+    check_code(action, kind).map_err(ExecFailure::stage)?;
+    let env = |what: String| move |e: io::Error| ExecFailure::environment(format!("{what}: {e}"));
+    let root = scratch_root(store);
+    fs::create_dir_all(&root).map_err(env(root.display().to_string()))?;
     let lock_path = store.work_dir().join(format!("{key}.lock"));
-    let lock = File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    // Two runs sharing a store wait here instead of computing the same action twice.
-    lock.lock()
-        .map_err(|e| format!("lock {}: {e}", lock_path.display()))?;
+    let lock = File::create(&lock_path).map_err(env(lock_path.display().to_string()))?;
+    // Two runs sharing a store wait here instead of computing the same action twice; an
+    // earlier execution's leftover processes hold the lock until they are gone.
+    if lock.try_lock().is_err() {
+        eprintln!(
+            "stage `{}`: waiting for another execution of this action to end (lock {})",
+            action.stage,
+            lock_path.display()
+        );
+        lock.lock()
+            .map_err(env(format!("lock {}", lock_path.display())))?;
+    }
     if !action.force {
         if let Ok(Some(rec)) = ActionRecord::load(store, key) {
             if rec.outputs_present(store) {
@@ -137,70 +266,90 @@ pub fn execute(
             }
         }
     }
-    let work = work_dir(store, key);
-    // A killed earlier attempt may have left scratch behind: start clean.
-    let _ = make_writable_and_remove(&work);
+    remove_stale_scratch(&root, key);
+    let work = root.join(format!("{key}.{:016x}", rand::random::<u64>()));
     let (in_dir, out_dir) = (work.join("in"), work.join("out"));
     for d in [&in_dir, &out_dir] {
-        fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        fs::create_dir_all(d).map_err(env(d.display().to_string()))?;
     }
     let log_path = work.join("log");
-    let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    redirect_output(&log).map_err(|e| format!("redirect output to {}: {e}", log_path.display()))?;
+    let log = File::create(&log_path).map_err(env(log_path.display().to_string()))?;
+    redirect_output(&log).map_err(env(format!("redirect output to {}", log_path.display())))?;
+    inherit_lock(&lock).map_err(env(format!("lock {}", lock_path.display())))?;
+    // The stage's commands find the progress channel in the environment; set before any thread.
+    std::env::set_var("REPRO_PROGRESS", progress_channel(&work));
+    super::reaper::become_subreaper();
+    super::reaper::stop_tree_on_signal();
 
     let started = provenance::now();
     let clock = Instant::now();
     let result = run_kind(store, key, action, kind, &work);
+    // Whatever the stage started is stopped before its outputs are read.
+    super::reaper::kill_descendants(std::time::Duration::from_secs(2));
     let duration_s = clock.elapsed().as_secs_f64();
     let ended = provenance::now();
-    match result {
-        Err(message) => {
-            eprintln!("\nstage `{}` failed: {message}", action.stage);
+    let published = result.and_then(|()| {
+        let publish = || -> Result<(), StoreError> {
+            let (output, tree) = store.put_tree(&out_dir)?;
+            let (log_digest, _) = store.put_file(&log_path)?;
+            let sources = super::fingerprint::source_blobs(kind)?;
+            let record = ActionRecord {
+                key: *key,
+                components: action.components.clone(),
+                output,
+                files: tree.entries,
+                provenance: Provenance {
+                    stage: action.stage.clone(),
+                    git: GitState::read(&action.repo_root, &sources),
+                    code_sources: sources.into_iter().collect(),
+                    repro_version: env!("CARGO_PKG_VERSION").to_string(),
+                    host: provenance::host(),
+                    started,
+                    ended,
+                    duration_s,
+                    peak_memory_bytes: provenance::peak_memory_bytes(),
+                    exit_status: 0,
+                    log: Some(log_digest),
+                    resources: action.resources.clone(),
+                    gpus: host_gpus(),
+                },
+            };
+            record.publish(store)?;
+            store.clear_checkpoint(key);
+            Ok(())
+        };
+        publish().map_err(|e| ExecFailure {
+            environment: is_environment(&e),
+            message: format!("saving its outputs failed: {e}"),
+        })
+    });
+    let outcome = match published {
+        Ok(()) => {
+            let _ = fs::remove_file(pending_path(store, key));
+            Ok(Outcome::Published)
+        }
+        Err(failure) => {
+            eprintln!("\nstage `{}` failed: {}", action.stage, failure.message);
             let kept = store.logs_dir().join(format!(
                 "{}.{}.log",
                 action.stage.replace('/', "_"),
                 key.0.short()
             ));
-            let _ = fs::copy(&log_path, &kept);
-            let _ = make_writable_and_remove(&work);
-            Err(format!("{message} (log: {})", kept.display()))
-        }
-        Ok(()) => {
-            let publish = || -> Result<(), StoreError> {
-                let (output, tree) = store.put_tree(&out_dir)?;
-                let (log_digest, _) = store.put_file(&log_path)?;
-                let sources = super::fingerprint::source_blobs(kind)?;
-                let record = ActionRecord {
-                    key: *key,
-                    components: action.components.clone(),
-                    output,
-                    files: tree.entries,
-                    provenance: Provenance {
-                        stage: action.stage.clone(),
-                        git: GitState::read(&action.repo_root, &sources),
-                        code_sources: sources.into_iter().collect(),
-                        repro_version: env!("CARGO_PKG_VERSION").to_string(),
-                        host: provenance::host(),
-                        started,
-                        ended,
-                        duration_s,
-                        peak_memory_bytes: provenance::peak_memory_bytes(),
-                        exit_status: 0,
-                        log: Some(log_digest),
-                        resources: action.resources.clone(),
-                        gpus: action.gpus.clone(),
-                    },
-                };
-                record.publish(store)?;
-                store.clear_checkpoint(key);
-                Ok(())
+            let saved =
+                fs::create_dir_all(store.logs_dir()).and_then(|()| fs::copy(&log_path, &kept));
+            let log_note = match saved {
+                Ok(_) => format!("log: {}", kept.display()),
+                Err(e) => format!("its log could not be kept at {}: {e}", kept.display()),
             };
-            let r = publish().map_err(|e| format!("publishing the outputs failed: {e}"));
-            let _ = make_writable_and_remove(&work);
-            let _ = fs::remove_file(pending_path(store, key));
-            r.map(|()| Outcome::Published)
+            let message = format!(
+                "stage `{}` failed: {} ({log_note})",
+                action.stage, failure.message
+            );
+            Err(ExecFailure { message, ..failure })
         }
-    }
+    };
+    let _ = make_writable_and_remove(&work);
+    outcome
 }
 
 /// The worker checks the code: the planned key names a code fingerprint, and a result must be
@@ -229,16 +378,24 @@ fn run_kind(
     action: &PendingAction,
     kind: &dyn StageKind,
     work: &Path,
-) -> Result<(), String> {
+) -> Result<(), ExecFailure> {
     let mut inputs = std::collections::BTreeMap::new();
     for (name, digest) in &action.components.inputs {
         let dest = work.join("in").join(name);
         store
             .materialize(digest, &dest, true)
-            .map_err(|e| format!("input `{name}`: {e}"))?;
+            .map_err(|e| ExecFailure {
+                environment: is_environment(&e),
+                message: format!("input `{name}`: {e}"),
+            })?;
         inputs.insert(name.clone(), dest);
     }
-    let progress = File::create(work.join("progress")).map_err(|e| e.to_string())?;
+    let progress_path = progress_channel(work);
+    let progress = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&progress_path)
+        .map_err(|e| ExecFailure::environment(format!("{}: {e}", progress_path.display())))?;
     let mut ctx = StageContext {
         stage: action.stage.clone(),
         params: action.components.params.clone(),
@@ -247,11 +404,12 @@ fn run_kind(
         out_dir: work.join("out"),
         repo_root: action.repo_root.clone(),
         threads: action.resources.cpus.max(1) as usize,
-        gpus: action.gpus.clone(),
+        gpus: visible_gpus(&action.resources),
         progress: Some(Box::new(progress)),
         checkpoints: Some(Box::new(StoreCheckpoints { store, key: *key })),
     };
-    kind.run(&mut ctx).map_err(|e| e.to_string())
+    kind.run(&mut ctx)
+        .map_err(|e| ExecFailure::stage(e.to_string()))
 }
 
 /// Inputs are materialized read-only; restore write permission so the folder can be removed.

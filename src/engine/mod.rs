@@ -3,14 +3,18 @@
 
 pub mod action;
 pub mod deps;
-pub mod exec;
+pub mod executor;
 pub mod fingerprint;
 pub mod gc;
 // The action key's components live with the records that keep them (provenance sits below the
 // engine); `engine::key` stays the engine's name for them.
 pub use crate::provenance::key;
 pub mod plan;
+pub mod progress;
 pub mod publish;
+pub mod reaper;
+pub mod resolve;
+pub mod scheduler;
 pub mod shared;
 pub mod slurm;
 
@@ -22,7 +26,7 @@ use deps::DepHasher;
 use key::{KeyComponents, KEY_VERSION};
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +39,8 @@ pub enum EngineError {
         path: String,
         message: String,
     },
+    #[error(transparent)]
+    Exec(#[from] executor::ExecError),
     #[error("{0}")]
     Plan(String),
 }
@@ -68,6 +74,8 @@ pub struct Engine<'a> {
     code: RefCell<HashMap<String, Digest>>,
     /// Consulted when the store has no record for a key (`repro run --remote`, `repro pull`).
     shared: Option<&'a dyn shared::SharedCache>,
+    /// Keys already asked of `shared` this run: a miss is not asked again.
+    remote_asked: RefCell<HashSet<crate::store::ActionKey>>,
 }
 
 impl<'a> Engine<'a> {
@@ -80,6 +88,7 @@ impl<'a> Engine<'a> {
             deps: RefCell::new(deps),
             code: RefCell::new(HashMap::new()),
             shared: None,
+            remote_asked: RefCell::new(HashSet::new()),
         }
     }
 

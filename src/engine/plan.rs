@@ -99,16 +99,16 @@ impl Engine<'_> {
                     status.reasons.push(format!("dep {dep} does not exist"));
                 }
             } else {
-                match self.components(i, &known) {
+                match self.resolve(i, &known) {
                     Err(EngineError::Dep { path, message, .. }) => {
                         status
                             .reasons
                             .push(format!("dep {path} cannot be read: {message}"));
                     }
                     Err(e) => return Err(e),
-                    Ok(comps) => {
-                        status.key = Some(comps.key());
-                        match self.lookup(i, &comps)? {
+                    Ok(resolved) => {
+                        status.key = Some(resolved.key);
+                        match resolved.local {
                             Lookup::Hit(output) => {
                                 status.state = State::Fresh;
                                 status.output = Some(output);

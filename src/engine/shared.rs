@@ -70,20 +70,20 @@ impl Engine<'_> {
                 report.blocked.push(name);
                 continue;
             }
-            let comps = match self.components(i, &known) {
-                Ok(c) => c,
+            let resolved = match self.resolve(i, &known) {
+                Ok(r) => r,
                 Err(EngineError::Dep { .. }) => {
                     report.blocked.push(name);
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            if let Lookup::Hit(d) = self.lookup(i, &comps)? {
+            if let Lookup::Hit(d) = resolved.local {
                 outputs[i] = Some(d);
                 report.present.push(name);
                 continue;
             }
-            match self.fetch_shared(i, &comps) {
+            match self.fetch_shared(i, &resolved.components) {
                 Ok(Some(d)) => {
                     outputs[i] = Some(d);
                     report.pulled.push(name);

@@ -53,9 +53,12 @@ pub struct Resources {
     pub cpus: u32,
     #[serde(default)]
     pub gpus: u32,
-    /// Informational (`4G`, `512M`): recorded, not enforced.
+    /// `4G`, `512M`: Slurm's `--mem`; recorded locally, not enforced there.
     #[serde(default)]
     pub memory: Option<String>,
+    /// Wall-clock limit (`4h`, `90m`, `1-00:00:00`): Slurm's `--time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
 }
 
 fn one() -> u32 {
@@ -68,6 +71,7 @@ impl Default for Resources {
             cpus: 1,
             gpus: 0,
             memory: None,
+            time: None,
         }
     }
 }

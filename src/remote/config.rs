@@ -27,6 +27,9 @@ pub struct RemoteConfig {
     pub signing_key: Option<PathBuf>,
     #[serde(default)]
     pub trusted_keys: Vec<String>,
+    /// The executor's settings (`engine::slurm::config`) share the file; read there.
+    #[serde(default, rename = "executor")]
+    _executor: Option<serde_yaml::Value>,
     /// Folder relative paths are relative to.
     #[serde(skip)]
     base: PathBuf,
@@ -47,7 +50,7 @@ impl RemoteConfig {
             Ok(text) if text.trim().is_empty() => RemoteConfig::default(),
             Ok(text) => serde_yaml::from_str(&text).map_err(|e| RemoteError::Config {
                 what: path.display().to_string(),
-                message: format!("{e} (allowed keys: remote, signing_key, trusted_keys)"),
+                message: format!("{e} (allowed keys: remote, signing_key, trusted_keys, executor)"),
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => RemoteConfig::default(),
             Err(e) => {

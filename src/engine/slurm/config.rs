@@ -17,6 +17,17 @@
 //! `pipeline.yaml`, which is the same everywhere.
 
 use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The file `executor:` is read from, beside the pipeline.
+pub const CONFIG_PATH: &str = ".repro/config.yaml";
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: `executor:` {message}")]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
+}
 
 /// Which executor runs the stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -62,6 +73,41 @@ fn default_grace() -> u32 {
 }
 fn default_gres() -> String {
     "gpu:{gpus}".into()
+}
+
+/// The file's other keys, ignored here.
+#[derive(Deserialize)]
+struct File {
+    #[serde(default)]
+    executor: Option<SlurmConfig>,
+}
+
+impl SlurmConfig {
+    /// `executor:` of `<project>/.repro/config.yaml`; defaults (the local executor) when the
+    /// file or the key is absent.
+    pub fn load(project: &Path) -> Result<SlurmConfig, ConfigError> {
+        let path = project.join(CONFIG_PATH);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SlurmConfig::default()),
+            Err(e) => {
+                return Err(ConfigError {
+                    path,
+                    message: format!("cannot be read: {e}"),
+                })
+            }
+        };
+        if text.trim().is_empty() {
+            return Ok(SlurmConfig::default());
+        }
+        let file: File = serde_yaml::from_str(&text).map_err(|e| ConfigError {
+            path: path.clone(),
+            message: format!(
+                "{e} (keys: kind, partition, account, qos, time, max_jobs, poll_seconds, signal_grace_seconds, gres, sbatch_args)"
+            ),
+        })?;
+        Ok(file.executor.unwrap_or_default())
+    }
 }
 
 impl Default for SlurmConfig {

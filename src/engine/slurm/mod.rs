@@ -5,9 +5,11 @@
 //! - [`config`]: `executor:` in `.repro/config.yaml`, Slurm's time and memory forms;
 //! - [`sbatch`]: a stage's job command line and its submission;
 //! - [`squeue`]: one poll of all the run's jobs, why a job ended, cancellation;
-//! - [`jobs`]: submitted job ids kept in the store, so a new planner reattaches.
+//! - [`jobs`]: submitted job ids kept in the store, so a new planner reattaches;
+//! - [`executor`]: the [`crate::engine::executor::Executor`] that ties them together.
 
 pub mod config;
+pub mod executor;
 pub mod jobs;
 pub mod sbatch;
 pub mod squeue;
