@@ -29,9 +29,6 @@ pub fn run(engine: &Engine, cmd: &PinCmd) -> Result<i32> {
         PinCmd::Add { stage, name } => {
             let (key, _) = fresh_action(engine, stage)?;
             let name = name.as_deref().unwrap_or(stage);
-            if name.is_empty() || name == "." || name == ".." {
-                bail!("`{name}` cannot name a pin; choose another with --name");
-            }
             store.set_pin(name, &key)?;
             println!("pinned `{stage}` as `{name}` (action {key})");
         }

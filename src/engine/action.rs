@@ -412,23 +412,8 @@ fn run_kind(
         .map_err(|e| ExecFailure::stage(e.to_string()))
 }
 
-/// Inputs are materialized read-only; restore write permission so the folder can be removed.
+/// Remove a stage's scratch (read-only inputs, whatever the stage left, links included) without
+/// following any link out of it: see [`crate::store::fsutil::remove_tree`].
 pub fn make_writable_and_remove(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fn walk(p: &Path) {
-        if let Ok(entries) = fs::read_dir(p) {
-            for e in entries.flatten() {
-                let path = e.path();
-                let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o755));
-                if path.is_dir() {
-                    walk(&path);
-                }
-            }
-        }
-    }
-    if !dir.exists() {
-        return Ok(());
-    }
-    walk(dir);
-    fs::remove_dir_all(dir)
+    crate::store::fsutil::remove_tree(dir)
 }

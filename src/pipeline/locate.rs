@@ -2,9 +2,11 @@
 //! column, so errors found after parsing (unknown stage, cycle, bad params) still point at the
 //! offending text. serde_yaml reports positions only for its own errors.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::TScalarStyle;
 
 /// 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +19,12 @@ pub struct Pos {
 pub struct Locator {
     keys: HashMap<String, Pos>,
     values: HashMap<String, Pos>,
+    /// Values written as plain (unquoted) scalars: `123` rather than `"123"`.
+    plain: HashSet<String>,
+    /// Where the first alias (`*name`) is used: serde_yaml reports an alias bomb without one.
+    first_alias: Option<Pos>,
+    /// Keys written a second time in the same mapping, at the second occurrence.
+    repeated: HashMap<String, Pos>,
 }
 
 enum Frame {
@@ -47,7 +55,15 @@ impl Builder {
                 None => {
                     // This node is a key.
                     let k = scalar.unwrap_or("?").to_string();
-                    self.loc.keys.insert(join(path, &k), pos);
+                    let p = join(path, &k);
+                    match self.loc.keys.entry(p) {
+                        Entry::Occupied(e) => {
+                            self.loc.repeated.entry(e.key().clone()).or_insert(pos);
+                        }
+                        Entry::Vacant(e) => {
+                            e.insert(pos);
+                        }
+                    }
                     *key = Some(k);
                     None
                 }
@@ -75,10 +91,15 @@ impl MarkedEventReceiver for Builder {
             col: mark.col() + 1,
         };
         match ev {
-            Event::Scalar(ref s, ..) => {
-                self.node(Some(s), pos);
+            Event::Scalar(ref s, style, ..) => {
+                if let Some(path) = self.node(Some(s), pos) {
+                    if style == TScalarStyle::Plain {
+                        self.loc.plain.insert(path);
+                    }
+                }
             }
             Event::Alias(_) => {
+                self.loc.first_alias.get_or_insert(pos);
                 self.node(None, pos);
             }
             Event::MappingStart(..) => {
@@ -118,6 +139,20 @@ impl Locator {
                 None => return None,
             }
         }
+    }
+
+    /// Whether the value at `path` is a scalar written without quotes.
+    pub fn is_plain(&self, path: &str) -> bool {
+        self.plain.contains(path)
+    }
+
+    pub fn first_alias(&self) -> Option<Pos> {
+        self.first_alias
+    }
+
+    /// Where the key at `path` is written a second time, if it is.
+    pub fn repeated(&self, path: &str) -> Option<Pos> {
+        self.repeated.get(path).copied()
     }
 
     /// Position of the value at `path` (e.g. a list item), else as [`Locator::find`].

@@ -1,6 +1,7 @@
 //! The study as written: `pipeline.yaml` parsed into typed stages ([`spec`]) and validated into
 //! a DAG ([`graph`]). Nothing downstream sees raw YAML.
 
+mod check;
 pub mod graph;
 mod locate;
 pub mod spec;

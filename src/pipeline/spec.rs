@@ -14,17 +14,51 @@
 //! (values in the matrix's key order); `${var}` is substituted in inputs, params and deps. An
 //! input may name a matrix stage's base name (`train`) to mean all of its expansions.
 
+use super::check;
 use super::locate::Locator;
 use super::PipelineError;
 use indexmap::IndexMap;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::marker::PhantomData;
 use std::path::Path;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PipelineFile {
-    stages: IndexMap<String, StageSpec>,
+    stages: UniqueMap<StageSpec>,
+}
+
+/// A mapping that refuses a repeated key. serde fills a map by inserting, so the last of two
+/// `train:` entries would silently win, while a repeated field inside a stage is already an
+/// error; both are mistakes in the file.
+#[derive(Debug)]
+struct UniqueMap<V>(IndexMap<String, V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
+            type Value = UniqueMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = IndexMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.contains_key(&key) {
+                        return Err(de::Error::custom(format_args!(
+                            "duplicate key `{key}` (each may appear once in a mapping)"
+                        )));
+                    }
+                    out.insert(key, map.next_value()?);
+                }
+                Ok(UniqueMap(out))
+            }
+        }
+        d.deserialize_map(Entries(PhantomData))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,7 +74,7 @@ struct StageSpec {
     #[serde(default)]
     resources: Resources,
     #[serde(default)]
-    matrix: Option<IndexMap<String, Vec<serde_yaml::Value>>>,
+    matrix: Option<UniqueMap<Vec<serde_yaml::Value>>>,
     #[serde(default)]
     publish: Option<String>,
 }
@@ -131,34 +165,22 @@ impl Parsed {
 }
 
 pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
-    let raw: PipelineFile = serde_yaml::from_str(text).map_err(|e| {
-        let loc = e.location();
-        let mut message = e.to_string();
-        // serde_yaml appends " at line L column C"; we print the position up front instead.
-        if let Some(i) = message.find(" at line ") {
-            message.truncate(i);
-        }
-        PipelineError {
-            file: file.to_path_buf(),
-            line: loc.as_ref().map(|l| l.line()),
-            col: loc.as_ref().map(|l| l.column()),
-            message,
-        }
-    })?;
+    let raw: PipelineFile = serde_yaml::from_str(text).map_err(|e| yaml_error(file, text, &e))?;
     let mut parsed = Parsed {
         stages: Vec::new(),
         file: file.to_path_buf(),
         text: text.to_string(),
         locator: Default::default(),
     };
-    for (base, spec) in raw.stages {
+    let matrix_limit = check::matrix_limit().map_err(|message| PipelineError {
+        file: file.to_path_buf(),
+        line: None,
+        col: None,
+        message,
+    })?;
+    for (base, spec) in raw.stages.0 {
         let yaml_path = format!("stages.{base}");
-        if base.is_empty() || base.contains(['@', '/', ' ']) {
-            return Err(parsed.error_at(
-                &yaml_path,
-                format!("stage name `{base}` may not be empty or contain `@`, `/` or spaces"),
-            ));
-        }
+        check::base_name(&base).map_err(|m| parsed.error_at(&yaml_path, m))?;
         if let Some(dir) = &spec.publish {
             let p = Path::new(dir);
             if dir.is_empty()
@@ -172,12 +194,25 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 ));
             }
         }
+        parsed.refuse_odd_numbers(&spec.params, &format!("{yaml_path}.params"))?;
         let params = yaml_to_json(&spec.params)
             .map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
         let combos = match &spec.matrix {
             None => vec![Vec::new()],
-            Some(m) => {
-                expand(m).map_err(|msg| parsed.error_at(&format!("{yaml_path}.matrix"), msg))?
+            Some(UniqueMap(m)) => {
+                let at = format!("{yaml_path}.matrix");
+                check::matrix_size(&base, m, matrix_limit).map_err(|e| parsed.error_at(&at, e))?;
+                for (var, values) in m {
+                    for (i, v) in values.iter().enumerate() {
+                        let at = format!("{at}.{var}.{i}");
+                        parsed.refuse_odd_numbers(v, &at)?;
+                        if let Ok(v) = serde_json::to_value(v) {
+                            check::matrix_value(var, &scalar_text(&v))
+                                .map_err(|e| parsed.error_at_value(&at, e))?;
+                        }
+                    }
+                }
+                expand(m).map_err(|msg| parsed.error_at(&at, msg))?
             }
         };
         for combo in combos {
@@ -185,7 +220,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 base.clone()
             } else {
                 let vals: Vec<String> = combo.iter().map(|(_, v)| scalar_text(v)).collect();
-                format!("{base}@{}", vals.join("-"))
+                let name = format!("{base}@{}", vals.join("-"));
+                check::expanded_name(&name)
+                    .map_err(|e| parsed.error_at(&format!("{yaml_path}.matrix"), e))?;
+                name
             };
             let sub = |s: &str, what: &str| {
                 substitute(s, &combo)
@@ -217,6 +255,60 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
         }
     }
     Ok(parsed)
+}
+
+/// serde_yaml's error with its position up front. Some errors come without one (an alias
+/// bomb: "repetition limit exceeded"); they point at the first alias the file uses.
+fn yaml_error(file: &Path, text: &str, e: &serde_yaml::Error) -> PipelineError {
+    let mut message = e.to_string();
+    // serde_yaml appends " at line L column C"; we print the position up front instead.
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    let mut pos = e.location().map(|l| (l.line(), l.column()));
+    // A repeated key is found after serde_yaml moved past it: point at the second one.
+    if let Some((at, rest)) = message.split_once(": duplicate key `") {
+        let key = rest.split('`').next().unwrap_or_default();
+        if let Some(p) = Locator::new(text).repeated(&format!("{at}.{key}")) {
+            pos = Some((p.line, p.col));
+        }
+    }
+    if pos.is_none() && message.contains("repetition limit") {
+        if let Some(p) = Locator::new(text).first_alias() {
+            pos = Some((p.line, p.col));
+        }
+        message.push_str(
+            " (aliases `*name` expand to too many nodes; write the repeated parts out, or \
+             fewer levels of aliases)",
+        );
+    }
+    PipelineError {
+        file: file.to_path_buf(),
+        line: pos.map(|p| p.0),
+        col: pos.map(|p| p.1),
+        message,
+    }
+}
+
+impl Parsed {
+    /// Refuse numbers that YAML or JSON would silently change (see [`check::odd_numbers`]);
+    /// a long digit string written in quotes is a string on purpose.
+    fn refuse_odd_numbers(&self, v: &serde_yaml::Value, at: &str) -> Result<(), PipelineError> {
+        let mut odd = Vec::new();
+        check::odd_numbers(v, "", &mut odd);
+        for (rel, n) in odd {
+            let path = if rel.is_empty() {
+                at.to_string()
+            } else {
+                format!("{at}.{rel}")
+            };
+            if matches!(n, check::OddNumber::TooLarge(_)) && !self.locator().is_plain(&path) {
+                continue;
+            }
+            return Err(self.error_at_value(&path, n.message()));
+        }
+        Ok(())
+    }
 }
 
 fn yaml_to_json(v: &serde_yaml::Value) -> Result<Value, String> {

@@ -47,3 +47,101 @@ pub fn persist(tmp: &Path, dest: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Remove `dir` and everything under it, never following a symbolic link: a link is removed as
+/// a link, and only real directories get their owner permissions back (a stage may leave
+/// read-only folders; a file needs no permission of its own to be unlinked).
+///
+/// A stage's scratch can hold links it made to anything (`ln -s /data $REPRO_OUT/d`), so a
+/// cleanup that followed them would chmod or delete files outside the store. Directory
+/// entries are judged by `lstat`; `remove_dir_all` itself does not follow links.
+pub fn remove_tree(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fn give_back_write(dir: &Path) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            // `DirEntry::file_type` does not follow links.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let path = entry.path();
+                allow_owner(&path);
+                give_back_write(&path);
+            }
+        }
+    }
+    fn allow_owner(dir: &Path) {
+        if let Ok(meta) = fs::symlink_metadata(dir) {
+            if meta.is_dir() {
+                let mode = meta.permissions().mode() | 0o700;
+                let _ = fs::set_permissions(dir, fs::Permissions::from_mode(mode));
+            }
+        }
+    }
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return fs::remove_file(dir);
+    }
+    allow_owner(dir);
+    give_back_write(dir);
+    fs::remove_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).expect("stat").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn remove_tree_never_follows_links() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let outside = t.path().join("outside");
+        fs::create_dir_all(outside.join("sub")).expect("mkdir");
+        fs::write(outside.join("sub/f"), "keep").expect("write");
+        for p in [&outside.join("sub/f"), &outside.join("sub"), &outside] {
+            fs::set_permissions(p, fs::Permissions::from_mode(0o500)).expect("chmod");
+        }
+        let work = t.path().join("work");
+        fs::create_dir_all(work.join("out/locked")).expect("mkdir");
+        symlink(&outside, work.join("out/d")).expect("symlink");
+        // `work/out/up` → the temp dir holding everything (0700, as tempdir makes it).
+        symlink("../..", work.join("out/up")).expect("symlink");
+        let top = mode(t.path());
+        symlink(outside.join("sub/f"), work.join("out/f")).expect("symlink");
+        fs::set_permissions(work.join("out/locked"), fs::Permissions::from_mode(0o500))
+            .expect("chmod");
+        fs::set_permissions(work.join("out"), fs::Permissions::from_mode(0o500)).expect("chmod");
+
+        remove_tree(&work).expect("remove");
+        assert!(!work.exists());
+        assert_eq!(mode(&outside), 0o500);
+        assert_eq!(mode(&outside.join("sub")), 0o500);
+        assert_eq!(mode(&outside.join("sub/f")), 0o500);
+        assert_eq!(
+            mode(t.path()),
+            top,
+            "the folder `up` points at is untouched"
+        );
+
+        // A link passed as the tree itself is removed as a link.
+        let link = t.path().join("link");
+        symlink(&outside, &link).expect("symlink");
+        remove_tree(&link).expect("remove link");
+        assert!(fs::symlink_metadata(&link).is_err());
+        assert_eq!(
+            fs::read_to_string(outside.join("sub/f")).expect("read"),
+            "keep"
+        );
+        assert!(remove_tree(&t.path().join("absent")).is_ok());
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o700)).expect("chmod");
+        fs::set_permissions(outside.join("sub"), fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+}

@@ -16,6 +16,7 @@
 
 pub mod digest;
 pub(crate) mod fsutil;
+pub mod name;
 mod objects;
 mod records;
 pub mod tree;

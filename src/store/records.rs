@@ -6,6 +6,7 @@
 
 use super::digest::Digest;
 use super::fsutil::write_atomic;
+use super::name::check_name;
 use super::{io_at, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -39,11 +40,11 @@ impl Store {
         self.root().join("index/sha256").join(d.fanout_path())
     }
 
-    fn ref_path(&self, stage: &str) -> PathBuf {
-        // Stage names may hold `@`, `=`, `,`; `/` is the only character a file name cannot.
-        self.root()
-            .join("refs/stages")
-            .join(stage.replace('/', "%2F"))
+    fn ref_path(&self, stage: &str) -> Result<PathBuf, StoreError> {
+        check_name(stage)
+            .map_err(|why| StoreError::Refused(format!("stage name {stage:?} {why}")))?;
+        // Stage names may hold `@`, `=`, `,`, spaces; never `/` or `..` (checked above).
+        Ok(self.root().join("refs/stages").join(stage))
     }
 
     pub fn put_action(&self, key: &ActionKey, record: &[u8]) -> Result<(), StoreError> {
@@ -98,30 +99,35 @@ impl Store {
     }
 
     pub fn set_ref(&self, stage: &str, key: &ActionKey) -> Result<(), StoreError> {
-        let path = self.ref_path(stage);
+        let path = self.ref_path(stage)?;
         write_atomic(&self.tmp_dir(), &path, key.to_string().as_bytes()).map_err(io_at(&path))
     }
 
     /// The last action this stage published, if any.
     pub fn get_ref(&self, stage: &str) -> Option<ActionKey> {
-        let text = fs::read_to_string(self.ref_path(stage)).ok()?;
+        let text = fs::read_to_string(self.ref_path(stage).ok()?).ok()?;
         text.trim().parse().ok().map(ActionKey)
     }
 
-    fn pin_path(&self, name: &str) -> PathBuf {
-        self.root().join("refs/pins").join(name.replace('/', "%2F"))
+    fn pin_path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        check_name(name).map_err(|why| {
+            StoreError::Refused(format!(
+                "pin name {name:?} {why}; choose another with --name"
+            ))
+        })?;
+        Ok(self.root().join("refs/pins").join(name))
     }
 
     /// Pin `key` under `name` (replacing an older pin of that name): gc keeps its record, its
     /// outputs and its whole lineage until the pin is removed.
     pub fn set_pin(&self, name: &str, key: &ActionKey) -> Result<(), StoreError> {
-        let path = self.pin_path(name);
+        let path = self.pin_path(name)?;
         write_atomic(&self.tmp_dir(), &path, key.to_string().as_bytes()).map_err(io_at(&path))
     }
 
     /// Remove the pin `name`; whether there was one.
     pub fn remove_pin(&self, name: &str) -> Result<bool, StoreError> {
-        let path = self.pin_path(name);
+        let path = self.pin_path(name)?;
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -156,7 +162,7 @@ impl Store {
             })?;
             let name = path
                 .file_name()
-                .map(|n| n.to_string_lossy().replace("%2F", "/"))
+                .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             out.push((name, ActionKey(key)));
         }

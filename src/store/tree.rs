@@ -113,24 +113,53 @@ impl Store {
     }
 }
 
+/// A tree holds regular files only (folders are implied by their paths). Anything else in an
+/// output is refused with its path, never followed or skipped: a link would make the tree
+/// depend on whatever it points at (outside the store, or the store itself), and a FIFO,
+/// socket or device has no content to store.
 fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), StoreError> {
     for entry in fs::read_dir(dir).map_err(io_at(dir))? {
         let entry = entry.map_err(io_at(dir))?;
         let path = entry.path();
+        // `DirEntry::file_type` does not follow links.
         let ft = entry.file_type().map_err(io_at(&path))?;
-        if ft.is_symlink() {
-            return Err(StoreError::Refused(format!(
-                "output {} is a symbolic link; stages must write regular files (copy the target instead)",
-                path.display()
-            )));
-        } else if ft.is_dir() {
+        let rel = path
+            .strip_prefix(root)
+            .expect("walked from root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if ft.is_dir() {
             collect(root, &path, out)?;
         } else if ft.is_file() {
-            let rel = path.strip_prefix(root).expect("walked from root");
-            out.push(rel.to_string_lossy().replace('\\', "/"));
+            out.push(rel);
+        } else {
+            return Err(StoreError::Refused(refusal(&rel, &path, ft)));
         }
     }
     Ok(())
+}
+
+fn refusal(rel: &str, path: &Path, ft: fs::FileType) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_symlink() {
+        let target = fs::read_link(path)
+            .map(|t| format!(" (→ {})", t.display()))
+            .unwrap_or_default();
+        return format!(
+            "output `{rel}` is a symbolic link{target}; outputs must be regular files and links \
+             are never followed: copy the file or folder instead (`cp -rL`)"
+        );
+    }
+    let what = if ft.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    format!("output `{rel}` is {what}; outputs must be regular files: write its content to a file instead")
 }
 
 #[cfg(test)]
@@ -174,5 +203,32 @@ mod tests {
             .put_bytes(&serde_json::to_vec(&evil).expect("json"))
             .expect("put");
         assert!(matches!(store.read_tree(&ed), Err(StoreError::Refused(_))));
+    }
+
+    #[test]
+    fn links_and_special_files_are_refused_by_relative_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s")).expect("open");
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).expect("mkdir");
+        fs::write(outside.join("secret"), "x").expect("write");
+        let out = dir.path().join("out");
+        fs::create_dir_all(out.join("sub")).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, out.join("sub/d")).expect("symlink");
+        let e = store.put_tree(&out).expect_err("a link is refused");
+        let msg = e.to_string();
+        assert!(msg.contains("output `sub/d` is a symbolic link"), "{msg}");
+        assert!(msg.contains("copy the file"), "{msg}");
+        fs::remove_file(out.join("sub/d")).expect("rm");
+
+        let fifo =
+            std::ffi::CString::new(out.join("pipe").as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: mkfifo on a NUL-terminated path we own.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let msg = store
+            .put_tree(&out)
+            .expect_err("a FIFO is refused")
+            .to_string();
+        assert!(msg.contains("output `pipe` is a named pipe"), "{msg}");
     }
 }
