@@ -102,21 +102,16 @@ stages:
     assert!(!store.join("refs/stages/up").exists(), "nothing published");
 }
 
-/// The refusal (which `store::tree` tests name the path in) reaches the terminal. Ignored until
-/// issue 16 item 10 lands: today a failure while saving outputs goes only to the work log,
-/// which is deleted, and the terminal says "exited with exit status: 1".
+/// The refusal (which `store::tree` tests name the path in) reaches the terminal, not only the
+/// stage's log (issue 16 item 10).
 #[test]
-#[ignore = "issue 16 item 10: failure reasons while saving outputs do not reach the terminal"]
 fn a_link_refusal_reaches_the_terminal() {
     let r =
         Repo::new("stages:\n  up: {kind: cmd, params: {cmd: \"ln -s ../../.. $REPRO_OUT/up\"}}\n");
     let run = r.repro(&["run"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("output `up` is a symbolic link"),
-        "{}",
-        run.stderr
-    );
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("output `up` is a symbolic link"), "{all}");
 }
 
 #[test]
