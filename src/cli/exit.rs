@@ -12,7 +12,7 @@
 use crate::engine::executor::ExecError;
 use crate::engine::EngineError;
 use crate::remote::RemoteError;
-use crate::store::StoreError;
+use crate::store::{ErrorClass, StoreError};
 
 pub const SUCCESS: i32 = 0;
 pub const STAGE_FAILED: i32 = 1;
@@ -64,19 +64,15 @@ fn exec(e: &ExecError) -> i32 {
     }
 }
 
-/// A store error's code; `None` for an I/O error, which its cause (next in the chain) decides.
+/// A store error's code: an I/O error by its errno (a path through a file is the user's), the
+/// rest by the store's own classification.
 fn store(e: &StoreError) -> Option<i32> {
-    match e {
-        StoreError::Corrupt { .. }
-        | StoreError::Undecodable { .. }
-        | StoreError::BadRecord { .. } => Some(CORRUPT),
-        StoreError::Io { source, .. } => Some(if is_environment_io(source) {
-            ENVIRONMENT
-        } else {
-            BAD_INPUT
-        }),
-        _ => Some(BAD_INPUT),
-    }
+    Some(match (e, e.class()) {
+        (StoreError::Io { source, .. }, _) if !is_environment_io(source) => BAD_INPUT,
+        (_, ErrorClass::Environment) => ENVIRONMENT,
+        (_, ErrorClass::Corruption) => CORRUPT,
+        (_, ErrorClass::Refused) => BAD_INPUT,
+    })
 }
 
 /// An I/O error the machine causes rather than the user's input: no space, no permission, a

@@ -48,17 +48,13 @@ pub fn write_pending(store: &Store, action: &PendingAction) -> Result<ActionKey,
     let key = action.components.key();
     let path = pending_path(store, &key);
     let bytes = serde_json::to_vec_pretty(action).expect("PendingAction serializes");
-    write_atomic(&store.tmp_dir(), &path, &bytes)
-        .map_err(|e| StoreError::Io { path, source: e })?;
+    write_atomic(&store.tmp_dir(), &path, &bytes).map_err(|e| StoreError::io(&path, e))?;
     Ok(key)
 }
 
 pub fn read_pending(store: &Store, key: &ActionKey) -> Result<PendingAction, StoreError> {
     let path = pending_path(store, key);
-    let bytes = fs::read(&path).map_err(|e| StoreError::Io {
-        path: path.clone(),
-        source: e,
-    })?;
+    let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
     let action: PendingAction =
         serde_json::from_slice(&bytes).map_err(|e| StoreError::BadRecord {
             path: path.clone(),
@@ -108,17 +104,7 @@ impl ExecFailure {
 /// True when a store error is the machine's fault, not the stage's: no space, no permission,
 /// a read-only filesystem.
 pub fn is_environment(e: &StoreError) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<io::Error>() {
-            return matches!(
-                io.raw_os_error(),
-                Some(libc::ENOSPC | libc::EDQUOT | libc::EACCES | libc::EPERM | libc::EROFS)
-            );
-        }
-        source = err.source();
-    }
-    false
+    e.class() == crate::store::ErrorClass::Environment
 }
 
 struct StoreCheckpoints<'a> {
@@ -251,7 +237,8 @@ fn execute_here(
     // Two runs sharing a store wait here instead of computing the same action twice; an
     // earlier execution's leftover processes hold the lock until they are gone.
     if lock.try_lock().is_err() {
-        eprintln!(
+        let _ = writeln!(
+            io::stderr(),
             "stage `{}`: waiting for another execution of this action to end (lock {})",
             action.stage,
             lock_path.display()
@@ -328,8 +315,19 @@ fn execute_here(
             let _ = fs::remove_file(pending_path(store, key));
             Ok(Outcome::Published)
         }
-        Err(failure) => {
-            eprintln!("\nstage `{}` failed: {}", action.stage, failure.message);
+        Err(mut failure) => {
+            // A stage whose command failed on a full disk says so (its own message may not).
+            if let Some(full) = StoreError::if_full(&work) {
+                failure.message = format!("{}; {full}", failure.message);
+                failure.environment = true;
+            }
+            // The log may sit on that full disk: writing to it must not panic.
+            let _ = writeln!(
+                io::stderr(),
+                "\nstage `{}` failed: {}",
+                action.stage,
+                failure.message
+            );
             let kept = store.logs_dir().join(format!(
                 "{}.{}.log",
                 action.stage.replace('/', "_"),

@@ -6,7 +6,9 @@
 //! the grace period; and every pinned action (`repro pin`) with its whole lineage, so a pinned
 //! result can still be audited and its inputs exported after the pipeline moved on. The grace
 //! period is what makes gc safe beside a running `repro run`: a
-//! stage's objects are written before its record, and none of them is older than the run.
+//! stage's objects are written before its record, and none of them is older than the run — an
+//! object the stage finds already stored has its mtime refreshed, under a lock that gc's last
+//! age check before each unlink also takes (see `store/gc.rs`).
 
 use super::action::read_pending;
 use super::{Engine, EngineError};
@@ -78,34 +80,46 @@ impl Engine<'_> {
                 keep_objects.extend(rec.provenance.log);
             }
         }
+        // A first look by age; `remove_*_if_old` looks again under gc's lock right before
+        // deleting, so a writer that refreshed a file since is never undone (store/gc.rs).
         let young = |path: &std::path::Path| store.age_of(path).is_none_or(|age| age < grace);
         let mut report = GcReport {
             dry_run,
             ..GcReport::default()
         };
         for key in store.list_actions()? {
-            if keep_records.contains(&key) || young(&store.action_file(&key)) {
-                report.kept_records += 1;
-                continue;
-            }
-            report.deleted_records += 1;
-            report.freed_bytes += if dry_run {
-                file_size(&store.action_file(&key))
+            let path = store.action_file(&key);
+            let freed = if keep_records.contains(&key) || young(&path) {
+                None
+            } else if dry_run {
+                Some(file_size(&path))
             } else {
-                store.remove_action(&key)
+                store.remove_action_if_old(&key, grace)
             };
+            match freed {
+                Some(bytes) => {
+                    report.deleted_records += 1;
+                    report.freed_bytes += bytes;
+                }
+                None => report.kept_records += 1,
+            }
         }
         for d in store.list_objects()? {
-            if keep_objects.contains(&d) || young(&store.object_file(&d)) {
-                report.kept_objects += 1;
-                continue;
-            }
-            report.deleted_objects += 1;
-            report.freed_bytes += if dry_run {
-                file_size(&store.object_file(&d))
+            let path = store.object_file(&d);
+            let freed = if keep_objects.contains(&d) || young(&path) {
+                None
+            } else if dry_run {
+                Some(file_size(&path))
             } else {
-                store.remove_object(&d)
+                store.remove_object_if_old(&d, grace)
             };
+            match freed {
+                Some(bytes) => {
+                    report.deleted_objects += 1;
+                    report.freed_bytes += bytes;
+                }
+                None => report.kept_objects += 1,
+            }
         }
         Ok(report)
     }

@@ -35,11 +35,12 @@ pub enum Lookup {
 }
 
 impl Engine<'_> {
-    /// Look up the record for `comps`; a record whose outputs are gone counts as a miss.
+    /// Look up the record for `comps`; a record whose outputs are gone or modified counts as a
+    /// miss (and a modified object is quarantined, so the rerun writes it afresh).
     pub fn lookup(&self, i: usize, comps: &KeyComponents) -> Result<Lookup, EngineError> {
         let key = comps.key();
         match RecordHead::load(self.store, &key, comps) {
-            Ok(Some(rec)) if rec.outputs_present(self.store) => return Ok(Lookup::Hit(rec.output)),
+            Ok(Some(rec)) if rec.outputs_intact(self.store) => return Ok(Lookup::Hit(rec.output)),
             Ok(Some(_)) => {
                 return Ok(Lookup::Miss(vec![
                     "outputs missing from the store (deleted or corrupt)".into(),

@@ -73,8 +73,11 @@ impl RecordHead {
         Ok(Some(head))
     }
 
-    pub fn outputs_present(&self, store: &Store) -> bool {
-        store.contains(&self.output) && self.files.iter().all(|e| store.contains(&e.digest))
+    /// True when the output tree and every file object are in the store and unmodified: a
+    /// stat against each object's verification stamp, a re-hash only where it differs
+    /// (`Store::intact`), so a cache hit never hands out an object changed on disk.
+    pub fn outputs_intact(&self, store: &Store) -> bool {
+        store.intact(&self.output) && self.files.iter().all(|e| store.intact(&e.digest))
     }
 }
 

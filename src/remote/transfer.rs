@@ -244,6 +244,8 @@ impl Remote {
             file.sync_all().map_err(io_at(&tmp))?;
             let dest = store.object_file(d);
             fsutil::persist(&tmp, &dest).map_err(io_at(&dest))?;
+            // Just verified: stamp it, so the first lookup does not hash it again.
+            store.write_stamp(d);
             progress.advance(size);
             Ok(())
         })();

@@ -91,6 +91,57 @@ pub fn remove_tree(dir: &Path) -> io::Result<()> {
     fs::remove_dir_all(dir)
 }
 
+/// Set a file's mtime to now (`touch`), the way a writer that found its object already there
+/// tells gc that the object is in use again. Needs ownership or write access, not a write.
+pub fn touch(path: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: a valid NUL-terminated path; a null `times` means "now" for both stamps.
+    if unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), std::ptr::null(), 0) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The mount point of the filesystem holding `path` (the highest ancestor on the same
+/// device), for messages that must say which disk is full; `path` itself when unknown.
+pub fn mount_point(path: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let mut existing = path;
+    let dev = loop {
+        match fs::metadata(existing) {
+            Ok(m) => break m.dev(),
+            Err(_) => match existing.parent() {
+                Some(p) => existing = p,
+                None => return path.to_path_buf(),
+            },
+        }
+    };
+    let mut mount = existing;
+    while let Some(parent) = mount.parent() {
+        match fs::metadata(parent) {
+            Ok(m) if m.dev() == dev => mount = parent,
+            _ => break,
+        }
+    }
+    mount.to_path_buf()
+}
+
+/// Bytes available to this user on the filesystem holding `path` (`statvfs`); `None` when it
+/// cannot be asked.
+pub fn available_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs fills the zeroed struct it is given; a valid NUL-terminated path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +194,31 @@ mod tests {
         assert!(remove_tree(&t.path().join("absent")).is_ok());
         fs::set_permissions(&outside, fs::Permissions::from_mode(0o700)).expect("chmod");
         fs::set_permissions(outside.join("sub"), fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+
+    #[test]
+    fn touch_refreshes_mtime_and_fails_on_a_missing_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("f");
+        fs::write(&f, "x").expect("write");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        File::options()
+            .write(true)
+            .open(&f)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
+        touch(&f).expect("touch");
+        let age = fs::metadata(&f)
+            .and_then(|m| m.modified())
+            .expect("mtime")
+            .elapsed()
+            .unwrap_or_default();
+        assert!(age.as_secs() < 60, "mtime refreshed, age {age:?}");
+        assert!(touch(&dir.path().join("gone")).is_err());
+        assert_eq!(
+            mount_point(&dir.path().join("not/yet")),
+            mount_point(dir.path())
+        );
     }
 }

@@ -7,6 +7,9 @@
 //! store/refs/stages/<stage>       the last action key each stage published (for "why stale?")
 //! store/refs/pins/<name>          action keys `repro pin` keeps from gc, with their lineage
 //! store/checkpoints/<key>         the latest checkpoint object of an unfinished action
+//! store/stamps/sha256/ab/cdef…    stat of an object when last known good (see stamps.rs)
+//! store/gc.lock                   gc deletes under it exclusively, writers refresh shared (gc.rs)
+//! store/quarantine/               objects found corrupt, kept for inspection
 //! store/tmp/                      write, fsync, rename: a crash never leaves a half object
 //! store/work/                     per-execution scratch (inputs, outputs, log)
 //! store/logs/                     logs of failed executions
@@ -16,9 +19,11 @@
 
 pub mod digest;
 pub(crate) mod fsutil;
+mod gc;
 pub mod name;
 mod objects;
 mod records;
+mod stamps;
 pub mod tree;
 
 pub use digest::Digest;
@@ -28,40 +33,164 @@ pub use tree::{Tree, TreeEntry};
 
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum StoreError {
-    #[error("store {path}: {source}")]
+    /// An I/O failure at `path`; its cause is part of the message, not a separate `source()`,
+    /// so an error chain printed with `{:#}` names it once.
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("object {digest} is corrupt: its content hashes to {actual}; it has been moved to {quarantine} (rerun to recompute it)")]
+    /// The filesystem holding `path` is full (ENOSPC) or the user's quota is spent (EDQUOT).
+    NoSpace {
+        path: PathBuf,
+        /// Bytes the failed write wanted to store, when known.
+        needed: Option<u64>,
+    },
     Corrupt {
         digest: Digest,
         actual: Digest,
         quarantine: PathBuf,
     },
-    #[error("object {0} is not in the store (it was deleted or never pushed); rerun the stage that makes it")]
     Missing(Digest),
-    #[error(
-        "object {digest} cannot be decompressed ({message}); it has been moved to {quarantine}"
-    )]
     Undecodable {
         digest: Digest,
         message: String,
         quarantine: PathBuf,
     },
-    #[error("action record {path} is invalid: {message}")]
-    BadRecord { path: PathBuf, message: String },
-    #[error("{0}")]
+    BadRecord {
+        path: PathBuf,
+        message: String,
+    },
     Refused(String),
 }
 
-pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
+/// What kind of trouble a [`StoreError`] is, for the CLI to choose an exit code and a hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The machine, not the data: disk full, permission denied, read-only filesystem, I/O.
+    Environment,
+    /// The store holds something wrong or lacks something a record names.
+    Corruption,
+    /// The store refused an operation on purpose (unsafe path, symlink output, unfinished
+    /// outputs).
+    Refused,
+}
+
+impl StoreError {
+    /// An I/O error at `path`, with disk-full errors told apart.
+    pub fn io(path: &Path, source: std::io::Error) -> StoreError {
+        Self::io_sized(path, source, None)
     }
+
+    /// Like [`StoreError::io`], for a write of `needed` bytes.
+    pub fn io_sized(path: &Path, source: std::io::Error, needed: Option<u64>) -> StoreError {
+        if is_no_space(&source) {
+            StoreError::NoSpace {
+                path: path.to_path_buf(),
+                needed,
+            }
+        } else {
+            StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::Io { .. } | StoreError::NoSpace { .. } => ErrorClass::Environment,
+            StoreError::Corrupt { .. }
+            | StoreError::Missing(_)
+            | StoreError::Undecodable { .. }
+            | StoreError::BadRecord { .. } => ErrorClass::Corruption,
+            StoreError::Refused(_) => ErrorClass::Refused,
+        }
+    }
+
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, StoreError::NoSpace { .. })
+    }
+
+    /// `NoSpace` for `path` when its filesystem has (almost) nothing left: for an executor to
+    /// tell "the stage failed because the disk under its work folder filled" from other
+    /// failures, before it cleans up. `None` when there is room or it cannot tell.
+    pub fn if_full(path: &Path) -> Option<StoreError> {
+        let free = fsutil::available_bytes(path)?;
+        (free < FULL_BELOW).then(|| StoreError::NoSpace {
+            path: path.to_path_buf(),
+            needed: None,
+        })
+    }
+}
+
+/// Below this many available bytes a filesystem counts as full: less than a zstd frame's
+/// buffers and a record, so the next write would fail.
+const FULL_BELOW: u64 = 1 << 20;
+
+/// ENOSPC or EDQUOT: the write failed for want of space, not because of what was written.
+pub fn is_no_space(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Io { path, source } => write!(f, "store {}: {source}", path.display()),
+            StoreError::NoSpace { path, needed } => {
+                let mount = fsutil::mount_point(path);
+                write!(
+                    f,
+                    "no space left: the filesystem at {} is full (writing {}",
+                    mount.display(),
+                    path.display()
+                )?;
+                if let Some(n) = needed {
+                    write!(f, ", {n} bytes needed")?;
+                }
+                write!(
+                    f,
+                    "); free space there, or move the store to a larger disk with --store \
+                     (or REPRO_STORE)"
+                )
+            }
+            StoreError::Corrupt {
+                digest,
+                actual,
+                quarantine,
+            } => write!(
+                f,
+                "object {digest} is corrupt: its content hashes to {actual}; it has been moved \
+                 to {} (rerun to recompute it)",
+                quarantine.display()
+            ),
+            StoreError::Missing(d) => write!(
+                f,
+                "object {d} is not in the store (it was deleted or never pushed); rerun the \
+                 stage that makes it"
+            ),
+            StoreError::Undecodable {
+                digest,
+                message,
+                quarantine,
+            } => write!(
+                f,
+                "object {digest} cannot be decompressed ({message}); it has been moved to {}",
+                quarantine.display()
+            ),
+            StoreError::BadRecord { path, message } => {
+                write!(f, "action record {} is invalid: {message}", path.display())
+            }
+            StoreError::Refused(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::io(path, source)
 }
 
 /// A store rooted at a directory.

@@ -3,7 +3,7 @@
 //! is never used again and the stage that made it recomputes.
 
 use super::digest::{Digest, Hasher};
-use super::fsutil::{persist, temp_path};
+use super::fsutil::{persist, temp_path, touch};
 use super::{io_at, Store, StoreError};
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -20,12 +20,14 @@ impl Store {
         self.object_path(d).is_file()
     }
 
-    /// Store bytes; returns their digest. Idempotent: an existing object is left as is.
+    /// Store bytes; returns their digest. Idempotent: an existing object is kept (and marked in
+    /// use, see [`Store::refresh`]).
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
         let digest = Digest::of(bytes);
-        if self.contains(&digest) {
+        if self.refresh(&digest) {
             return Ok(digest);
         }
+        let dest = self.object_path(&digest);
         let tmp = temp_path(&self.tmp_dir(), "obj");
         let write = || -> io::Result<()> {
             let f = File::create(&tmp)?;
@@ -33,30 +35,43 @@ impl Store {
             enc.write_all(bytes)?;
             let f = enc.finish()?.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
-            persist(&tmp, &self.object_path(&digest))
+            persist(&tmp, &dest)
         };
         write().map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            StoreError::Io {
-                path: self.object_path(&digest),
-                source: e,
-            }
+            StoreError::io_sized(&dest, e, Some(bytes.len() as u64))
         })?;
+        self.write_stamp(&digest);
         Ok(digest)
     }
 
     /// Store a file by streaming it: hashed and compressed in one pass, never held in memory.
     pub fn put_file(&self, path: &Path) -> Result<(Digest, u64), StoreError> {
         let tmp = temp_path(&self.tmp_dir(), "obj");
-        let stream = || -> io::Result<(Digest, u64)> {
-            let mut src = BufReader::with_capacity(CHUNK, File::open(path)?);
+        // Reading the source and writing the store fail for different reasons; name the right
+        // path for each.
+        let mut read_failed = false;
+        let mut stream = || -> io::Result<(Digest, u64)> {
+            let mut src = match File::open(path) {
+                Ok(f) => BufReader::with_capacity(CHUNK, f),
+                Err(e) => {
+                    read_failed = true;
+                    return Err(e);
+                }
+            };
             let out = File::create(&tmp)?;
             let mut enc = zstd::Encoder::new(BufWriter::new(out), LEVEL)?;
             let mut hasher = Hasher::default();
             let mut buf = vec![0u8; CHUNK];
             let mut size = 0u64;
             loop {
-                let n = src.read(&mut buf)?;
+                let n = match src.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        read_failed = true;
+                        return Err(e);
+                    }
+                };
                 if n == 0 {
                     break;
                 }
@@ -68,41 +83,110 @@ impl Store {
             f.sync_all()?;
             Ok((hasher.finish(), size))
         };
-        let (digest, size) = stream().map_err(|e| {
+        let streamed = stream();
+        let (digest, size) = streamed.map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            StoreError::Io {
-                path: path.to_path_buf(),
-                source: e,
+            if read_failed {
+                StoreError::io(path, e)
+            } else {
+                let needed = fs::metadata(path).map(|m| m.len()).ok();
+                StoreError::io_sized(&self.tmp_dir(), e, needed)
             }
         })?;
-        let dest = self.object_path(&digest);
-        if dest.is_file() {
+        if self.refresh(&digest) {
             let _ = fs::remove_file(&tmp);
         } else {
-            persist(&tmp, &dest).map_err(io_at(&dest))?;
+            let dest = self.object_path(&digest);
+            persist(&tmp, &dest).map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                StoreError::io_sized(&dest, e, Some(size))
+            })?;
+            self.write_stamp(&digest);
         }
         Ok((digest, size))
+    }
+
+    /// A writer found its object already stored: refresh its mtime under gc's shared lock, so
+    /// that a gc deciding what is old cannot delete it in between (gc re-checks the age under
+    /// the exclusive lock right before unlinking). The object is checked, by its stamp or by
+    /// re-hashing, before it is reused; a bad one is quarantined. Whether it is there and good.
+    fn refresh(&self, d: &Digest) -> bool {
+        let path = self.object_path(d);
+        let (before, touched) = {
+            let _lock = self.gc_lock(false);
+            let Ok(before) = fs::metadata(&path) else {
+                return false;
+            };
+            // A store we may not write (another user's, read-only) cannot be gc'd by us either.
+            (before, touch(&path).is_ok())
+        };
+        let trusted = self.stamp_matches(d, &before);
+        if trusted && touched {
+            self.write_stamp(d);
+            return true;
+        }
+        trusted || self.intact(d)
+    }
+
+    /// True when the object is present and holds what its name says: cheap when the file's
+    /// stat matches the stamp taken when it was last written or checked, a re-hash otherwise.
+    /// A bad object is quarantined.
+    pub fn intact(&self, d: &Digest) -> bool {
+        let path = self.object_path(d);
+        let Ok(meta) = fs::metadata(&path) else {
+            return false;
+        };
+        if self.stamp_matches(d, &meta) {
+            return true;
+        }
+        let Ok(file) = File::open(&path) else {
+            return false;
+        };
+        match verify_frame(BufReader::with_capacity(CHUNK, file), d) {
+            Ok(_) => {
+                self.write_stamp(d);
+                true
+            }
+            Err(_) => {
+                self.quarantine(d);
+                false
+            }
+        }
     }
 
     /// Read and verify an object.
     pub fn read(&self, d: &Digest) -> Result<Vec<u8>, StoreError> {
         let mut out = Vec::new();
-        self.stream_verified(d, &mut out)?;
+        self.stream_verified(d, &mut out, Path::new("memory"))?;
         Ok(out)
     }
 
-    /// Write an object's content to `dest` (via a temp file, so `dest` appears only when verified).
+    /// Write an object's content to `dest` via a temp file beside it, so `dest` appears only
+    /// when verified, and a read-only store can still be read out.
     pub fn extract_to(&self, d: &Digest, dest: &Path) -> Result<(), StoreError> {
-        let tmp = temp_path(&self.tmp_dir(), "x");
+        self.extract_sized(d, dest, None)
+    }
+
+    /// [`Store::extract_to`] of an object whose content has `size` bytes, when known.
+    pub(crate) fn extract_sized(
+        &self,
+        d: &Digest,
+        dest: &Path,
+        size: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        fs::create_dir_all(dir).map_err(io_at(dir))?;
+        let name = dest.file_name().map_or("x".into(), |n| n.to_string_lossy());
+        let tmp = temp_path(dir, &format!(".{name}.repro-tmp"));
         let result = (|| {
-            let f = File::create(&tmp).map_err(io_at(&tmp))?;
+            let f = File::create(&tmp).map_err(|e| StoreError::io_sized(dest, e, size))?;
             let mut w = BufWriter::with_capacity(CHUNK, f);
-            self.stream_verified(d, &mut w)?;
-            w.flush().map_err(io_at(&tmp))?;
+            self.stream_verified(d, &mut w, dest)?;
+            w.flush().map_err(|e| StoreError::io_sized(dest, e, size))?;
             drop(w);
-            if let Some(p) = dest.parent() {
-                fs::create_dir_all(p).map_err(io_at(p))?;
-            }
             fs::rename(&tmp, dest).map_err(io_at(dest))
         })();
         if result.is_err() {
@@ -112,12 +196,18 @@ impl Store {
     }
 
     /// Decompress into `out` while hashing; on mismatch quarantine the object and fail.
-    fn stream_verified(&self, d: &Digest, out: &mut dyn Write) -> Result<u64, StoreError> {
+    /// `out_path` names where `out` writes, for errors.
+    fn stream_verified(
+        &self,
+        d: &Digest,
+        out: &mut dyn Write,
+        out_path: &Path,
+    ) -> Result<u64, StoreError> {
         let path = self.object_path(d);
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::Missing(*d)),
-            Err(e) => return Err(StoreError::Io { path, source: e }),
+            Err(e) => return Err(StoreError::io(&path, e)),
         };
         let mut dec = zstd::Decoder::new(file).map_err(io_at(&path))?;
         let mut hasher = Hasher::default();
@@ -138,13 +228,13 @@ impl Store {
                         quarantine,
                     });
                 }
-                Err(e) => return Err(StoreError::Io { path, source: e }),
+                Err(e) => return Err(StoreError::io(&path, e)),
             };
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(io_at(&path))?;
+            out.write_all(&buf[..n]).map_err(io_at(out_path))?;
             size += n as u64;
         }
         let actual = hasher.finish();

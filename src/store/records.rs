@@ -32,11 +32,11 @@ impl fmt::Debug for ActionKey {
 }
 
 impl Store {
-    fn action_path(&self, key: &ActionKey) -> PathBuf {
+    pub(crate) fn action_path(&self, key: &ActionKey) -> PathBuf {
         self.root().join("actions/sha256").join(key.0.fanout_path())
     }
 
-    fn index_path(&self, d: &Digest) -> PathBuf {
+    pub(crate) fn index_path(&self, d: &Digest) -> PathBuf {
         self.root().join("index/sha256").join(d.fanout_path())
     }
 
@@ -47,8 +47,12 @@ impl Store {
         Ok(self.root().join("refs/stages").join(stage))
     }
 
+    /// Write a record. Its rename into place holds gc's shared lock: gc, which re-checks a
+    /// record's age under the exclusive lock before deleting it, never unlinks a record just
+    /// (re)published under the name it judged old.
     pub fn put_action(&self, key: &ActionKey, record: &[u8]) -> Result<(), StoreError> {
         let path = self.action_path(key);
+        let _lock = self.gc_lock(false);
         write_atomic(&self.tmp_dir(), &path, record).map_err(io_at(&path))
     }
 
@@ -58,7 +62,7 @@ impl Store {
         match fs::read(&path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::Io { path, source: e }),
+            Err(e) => Err(StoreError::io(&path, e)),
         }
     }
 
@@ -131,7 +135,7 @@ impl Store {
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(StoreError::Io { path, source: e }),
+            Err(e) => Err(StoreError::io(&path, e)),
         }
     }
 
@@ -143,12 +147,7 @@ impl Store {
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => {
-                return Err(StoreError::Io {
-                    path: dir,
-                    source: e,
-                })
-            }
+            Err(e) => return Err(StoreError::io(&dir, e)),
         };
         for entry in entries {
             let path = entry.map_err(io_at(&dir))?.path();
@@ -191,73 +190,5 @@ impl Store {
     /// A finished action needs no checkpoint.
     pub fn clear_checkpoint(&self, key: &ActionKey) {
         let _ = fs::remove_file(self.checkpoint_path(key));
-    }
-}
-
-/// Removal, for garbage collection.
-impl Store {
-    /// Seconds since an object or record file was last written; `None` if it is gone.
-    pub fn age_of(&self, path: &std::path::Path) -> Option<std::time::Duration> {
-        fs::metadata(path).ok()?.modified().ok()?.elapsed().ok()
-    }
-
-    pub fn object_file(&self, d: &Digest) -> PathBuf {
-        self.object_path(d)
-    }
-
-    pub fn action_file(&self, key: &ActionKey) -> PathBuf {
-        self.action_path(key)
-    }
-
-    /// Delete an object; returns the bytes freed (compressed size on disk).
-    pub fn remove_object(&self, d: &Digest) -> u64 {
-        let path = self.object_path(d);
-        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let _ = fs::remove_file(self.index_path(d));
-        if fs::remove_file(&path).is_ok() {
-            size
-        } else {
-            0
-        }
-    }
-
-    pub fn remove_action(&self, key: &ActionKey) -> u64 {
-        let path = self.action_path(key);
-        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if fs::remove_file(&path).is_ok() {
-            size
-        } else {
-            0
-        }
-    }
-
-    /// Objects that checkpoints of unfinished actions point at.
-    pub fn checkpoint_objects(&self) -> Vec<Digest> {
-        let dir = self.root().join("checkpoints");
-        let Ok(entries) = fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|e| fs::read_to_string(e.path()).ok()?.trim().parse().ok())
-            .collect()
-    }
-
-    /// Keys of actions that are planned or running (`store/pending/`).
-    pub fn pending_actions(&self) -> Vec<ActionKey> {
-        let Ok(entries) = fs::read_dir(self.root().join("pending")) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .strip_suffix(".json")?
-                    .parse()
-                    .ok()
-                    .map(ActionKey)
-            })
-            .collect()
     }
 }

@@ -100,7 +100,7 @@ impl Store {
         fs::create_dir_all(dest).map_err(io_at(dest))?;
         for e in &tree.entries {
             let path = dest.join(&e.path);
-            self.extract_to(&e.digest, &path)?;
+            self.extract_sized(&e.digest, &path, Some(e.size))?;
             let mode = match (read_only, e.executable) {
                 (true, true) => 0o555,
                 (true, false) => 0o444,

@@ -1,0 +1,234 @@
+//! The Slurm executor through a real cluster: scripts/setup-slurm.sh starts munged, slurmctld
+//! and three slurmd nodes in network namespaces of their own (.ci/run does it). These tests
+//! fail, never skip, when the cluster is not up.
+
+mod common;
+
+use common::{Repo, Run};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// `SLURM_CONF` of the test cluster, after checking that the controller answers.
+fn slurm_conf() -> String {
+    let env = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".deps/slurm/env");
+    let text = std::fs::read_to_string(&env).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run scripts/setup-slurm.sh first (it starts the test cluster)",
+            env.display()
+        )
+    });
+    let conf = text
+        .trim()
+        .strip_prefix("export SLURM_CONF=")
+        .expect("env file names SLURM_CONF")
+        .to_string();
+    let ping = std::process::Command::new("scontrol")
+        .arg("ping")
+        .env("SLURM_CONF", &conf)
+        .output()
+        .expect("scontrol runs (apt slurm-client: scripts/setup-slurm.sh)");
+    assert!(
+        String::from_utf8_lossy(&ping.stdout).contains("UP"),
+        "the Slurm controller does not answer: run scripts/setup-slurm.sh"
+    );
+    conf
+}
+
+fn slurm_repo(pipeline: &str) -> Repo {
+    let repo = Repo::new(pipeline);
+    repo.write(
+        ".repro/config.yaml",
+        "executor:\n  kind: slurm\n  poll_seconds: 0.3\n  signal_grace_seconds: 10\n",
+    );
+    repo
+}
+
+fn repro(repo: &Repo, conf: &str, args: &[&str]) -> Run {
+    let out = repo
+        .command(args)
+        .env("SLURM_CONF", conf)
+        .output()
+        .expect("run repro");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const DAG: &str = r#"
+stages:
+  a:
+    kind: cmd
+    params: {cmd: 'echo "$SLURM_JOB_ID $SLURMD_NODENAME" > $REPRO_OUT/where; echo a >> ../runs.log; sleep 2'}
+  b:
+    kind: cmd
+    inputs: [a]
+    params: {cmd: 'echo "$SLURM_JOB_ID $SLURMD_NODENAME" > $REPRO_OUT/where; echo b >> ../runs.log; sleep 2'}
+  c:
+    kind: cmd
+    inputs: [a]
+    params: {cmd: 'echo "$SLURM_JOB_ID $SLURMD_NODENAME" > $REPRO_OUT/where; echo c >> ../runs.log; sleep 2'}
+  d:
+    kind: cmd
+    inputs: [b, c]
+    params: {cmd: 'cat $REPRO_IN/b/where $REPRO_IN/c/where > $REPRO_OUT/both; echo d >> ../runs.log'}
+"#;
+
+#[test]
+fn a_dag_runs_as_slurm_jobs_and_a_second_run_executes_nothing() {
+    let conf = slurm_conf();
+    let repo = slurm_repo(&DAG.replace("../runs.log", &repo_log()));
+    let r = repro(&repo, &conf, &["run", "--json", "--executor", "slurm"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.names("executed"), ["a", "b", "c", "d"]);
+    let out = repo.path().join("exported");
+    let e = repro(&repo, &conf, &["export", "d", out.to_str().expect("utf-8")]);
+    assert_eq!(e.code, 0, "{}", e.stderr);
+    let both = std::fs::read_to_string(out.join("both")).expect("d's output");
+    for line in both.lines() {
+        let (job, node) = line.split_once(' ').expect("job id and node");
+        assert!(
+            job.parse::<u64>().is_ok(),
+            "ran under Slurm: SLURM_JOB_ID={job:?}"
+        );
+        assert!(node.starts_with("node"), "SLURMD_NODENAME={node:?}");
+    }
+    let again = repro(&repo, &conf, &["run", "--json", "--executor", "slurm"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.names("executed").is_empty());
+}
+
+/// A log outside the repo, shared by every node (the temp folder is on the shared filesystem).
+fn repo_log() -> String {
+    let dir = tempfile::tempdir().expect("tmp").keep();
+    dir.join("runs.log").display().to_string()
+}
+
+#[test]
+fn a_gpu_stage_gets_gres_in_the_dry_run() {
+    let conf = slurm_conf();
+    let repo = slurm_repo(
+        "stages:\n  t:\n    kind: cmd\n    params: {cmd: 'true'}\n    resources: {cpus: 8, gpus: 1, memory: 16G, time: 4h}\n",
+    );
+    let r = repro(&repo, &conf, &["run", "--executor", "slurm", "--dry-run"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for want in [
+        "sbatch",
+        "--gres=gpu:1",
+        "--cpus-per-task=8",
+        "--mem=16384M",
+        "--time=0-04:00:00",
+        "exec-stage",
+    ] {
+        assert!(r.stdout.contains(want), "{want} missing:\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn a_cancelled_job_fails_its_stage_with_the_reason_and_keep_going_finishes_the_rest() {
+    let conf = slurm_conf();
+    let repo = slurm_repo(
+        "stages:\n  slow:\n    kind: cmd\n    params: {cmd: 'sleep 60'}\n  quick:\n    kind: cmd\n    params: {cmd: 'sleep 3; echo ok > $REPRO_OUT/x'}\n",
+    );
+    let child = repo
+        .command(&["run", "--json", "--keep-going", "--executor", "slurm"])
+        .env("SLURM_CONF", &conf)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait for the slow job to be queued, then scancel it by name.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let q = std::process::Command::new("squeue")
+            .args(["-h", "-o", "%i %j"])
+            .env("SLURM_CONF", &conf)
+            .output()
+            .expect("squeue");
+        let text = String::from_utf8_lossy(&q.stdout).into_owned();
+        if let Some(line) = text.lines().find(|l| l.ends_with(".slow")) {
+            break line.split_whitespace().next().expect("id").to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slow stage never reached the queue"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let st = std::process::Command::new("scancel")
+        .arg(&id)
+        .env("SLURM_CONF", &conf)
+        .status()
+        .expect("scancel");
+    assert!(st.success());
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let all = format!("{stdout}\n{stderr}");
+    assert!(all.contains("CANCELLED"), "reason missing:\n{all}");
+    assert!(
+        all.contains(&format!("logs/slurm/{id}.log")),
+        "log path missing:\n{all}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("json summary");
+    assert_eq!(v["executed"], serde_json::json!(["quick"]));
+}
+
+#[test]
+fn a_stage_over_its_time_limit_ends_as_timeout() {
+    let conf = slurm_conf();
+    let repo = slurm_repo(
+        "stages:\n  long:\n    kind: cmd\n    params: {cmd: 'sleep 300'}\n    resources: {time: 1m}\n",
+    );
+    let r = repro(&repo, &conf, &["run", "--executor", "slurm"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("TIMEOUT"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+#[test]
+fn a_killed_planner_is_replaced_without_running_any_stage_twice() {
+    let conf = slurm_conf();
+    let log = repo_log();
+    let repo = slurm_repo(
+        &DAG.replace("../runs.log", &log)
+            .replace("sleep 2", "sleep 6"),
+    );
+    let mut child = repo
+        .command(&["run", "--executor", "slurm"])
+        .env("SLURM_CONF", &conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Let `a` finish and `b`, `c` be submitted, then kill the planner outright.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains('a')
+        || !std::fs::read_dir(repo.path().join("store/jobs"))
+            .map(|d| d.count() >= 2)
+            .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "b and c were never submitted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let r = repro(&repo, &conf, &["run", "--json", "--executor", "slurm"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let mut runs: Vec<String> = std::fs::read_to_string(&log)
+        .expect("log")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    runs.sort();
+    assert_eq!(runs, ["a", "b", "c", "d"], "each stage ran exactly once");
+}
