@@ -12,6 +12,11 @@ if [[ -z "${REPRO_NO_TORCH:-}" ]]; then
 fi
 features=(); [[ -z "${REPRO_NO_TORCH:-}" ]] && features=(--features torch)
 scripts/setup-s3.sh
+# The Slurm executor's tests need a running cluster (three nodes in network namespaces).
+scripts/setup-slurm.sh
+# shellcheck disable=SC1091
+. .deps/slurm/env
+export SLURM_CONF
 cargo fmt --check
 cargo clippy --release --locked --all-targets "${features[@]}" -- -D warnings
 cargo test --release --locked "${features[@]}"

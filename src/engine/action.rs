@@ -84,6 +84,8 @@ pub enum Outcome {
 pub struct ExecFailure {
     pub message: String,
     pub environment: bool,
+    /// The stage stopped on request with a checkpoint to resume from.
+    pub stopped: bool,
 }
 
 impl ExecFailure {
@@ -91,13 +93,41 @@ impl ExecFailure {
         ExecFailure {
             message,
             environment: false,
+            stopped: false,
         }
     }
     fn environment(message: String) -> ExecFailure {
         ExecFailure {
             message,
             environment: true,
+            stopped: false,
         }
+    }
+    fn from_store(what: &str, e: &StoreError) -> ExecFailure {
+        ExecFailure {
+            environment: is_environment(e),
+            ..ExecFailure::stage(format!("{what}: {e}"))
+        }
+    }
+}
+
+/// Under Slurm, put this job back in the queue (`scontrol requeue`): the requeued job runs the
+/// same action and resumes from its checkpoint. `Err` says why not (not a Slurm job, or
+/// `scontrol` refused), in which case the stop is a failure.
+fn requeue_slurm_job() -> Result<String, String> {
+    let id = std::env::var("SLURM_JOB_ID")
+        .map_err(|_| "not running as a Slurm job, so nobody resumes it".to_string())?;
+    let out = std::process::Command::new("scontrol")
+        .args(["requeue", &id])
+        .output()
+        .map_err(|e| format!("cannot run `scontrol requeue {id}`: {e}"))?;
+    if out.status.success() {
+        Ok(id)
+    } else {
+        Err(format!(
+            "`scontrol requeue {id}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -215,7 +245,21 @@ pub fn execute(
     kind: &dyn StageKind,
 ) -> Result<Outcome, ExecFailure> {
     let console = console();
-    let result = execute_here(store, key, action, kind);
+    // Slurm's warning before a time limit or a preemption: resumable stages stop at a
+    // checkpoint; the others ignore it and run on (the signal's default would kill them).
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGUSR1,
+        std::sync::Arc::clone(&crate::stage::context::STOP_REQUESTED),
+    );
+    let mut result = execute_here(store, key, action, kind);
+    if let Err(f) = &mut result {
+        if f.stopped {
+            match requeue_slurm_job() {
+                Ok(id) => f.message = format!("{}; Slurm job {id} requeued to resume", f.message),
+                Err(why) => f.message = format!("{}; {why}", f.message),
+            }
+        }
+    }
     if let (Err(failure), Some(mut console)) = (&result, console) {
         let _ = writeln!(console, "{}", failure.message);
     }
@@ -305,10 +349,7 @@ fn execute_here(
             store.clear_checkpoint(key);
             Ok(())
         };
-        publish().map_err(|e| ExecFailure {
-            environment: is_environment(&e),
-            message: format!("saving its outputs failed: {e}"),
-        })
+        publish().map_err(|e| ExecFailure::from_store("saving its outputs failed", &e))
     });
     let outcome = match published {
         Ok(()) => {
@@ -382,10 +423,7 @@ fn run_kind(
         let dest = work.join("in").join(name);
         store
             .materialize(digest, &dest, true)
-            .map_err(|e| ExecFailure {
-                environment: is_environment(&e),
-                message: format!("input `{name}`: {e}"),
-            })?;
+            .map_err(|e| ExecFailure::from_store(&format!("input `{name}`"), &e))?;
         inputs.insert(name.clone(), dest);
     }
     let progress_path = progress_channel(work);

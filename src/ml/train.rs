@@ -31,6 +31,10 @@ pub trait TrainHost {
     fn save_checkpoint(&mut self, file: &Path) -> std::io::Result<()>;
     /// Restore the latest checkpoint into `dest`; `false` when there is none.
     fn load_checkpoint(&mut self, dest: &Path) -> std::io::Result<bool>;
+    /// True when whoever runs training wants it to stop soon (a preemption's warning).
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,10 @@ pub enum TrainError {
     Diverged { epoch: u32, loss: f64 },
     #[error("stopped after epoch {0} as asked (a simulated interruption)")]
     Interrupted(u32),
+    /// Asked to stop (e.g. before a Slurm time limit); the checkpoint of the last finished
+    /// epoch is kept, and training resumes from it.
+    #[error("stopped on request during epoch {epoch}; resumes from the checkpoint after epoch {resumes_after}")]
+    StopRequested { epoch: u32, resumes_after: u32 },
 }
 
 /// One training run.
@@ -227,6 +235,14 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
         let mut correct_t = Tensor::zeros([1], (Kind::Int64, job.device));
         let mut lr = cfg.lr();
         for (i, batch) in loader.epoch(u64::from(epoch)).enumerate() {
+            // The last finished epoch's checkpoint is in the store: stopping here loses at
+            // most one epoch, and a short warning (the grace period) is enough.
+            if job.host.stop_requested() {
+                return Err(TrainError::StopRequested {
+                    epoch: epoch + 1,
+                    resumes_after: epoch,
+                });
+            }
             let batch = batch?;
             let step = u64::from(epoch) * per_epoch + i as u64;
             lr = schedule.lr(cfg.lr(), step, per_epoch, total_steps);

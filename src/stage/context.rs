@@ -18,6 +18,21 @@ pub enum StageError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+    /// The stage stopped early because it was asked to (see [`stop_requested`]), after saving
+    /// a checkpoint to resume from.
+    #[error("stopped on request after saving a checkpoint: {0}")]
+    Stopped(String),
+}
+
+/// Set when the worker is asked to stop soon (Slurm's `--signal=B:USR1@GRACE` before a time
+/// limit or a preemption). A resumable stage checks it, keeps its checkpoint and returns
+/// [`StageError::Stopped`]; the worker then has its job requeued, and the requeued job resumes.
+pub static STOP_REQUESTED: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// True once the worker has been asked to stop soon.
+pub fn stop_requested() -> bool {
+    STOP_REQUESTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Saves and restores a stage's checkpoint. Implemented by the engine over the store, keyed by

@@ -106,7 +106,7 @@ impl StageKind for Finetune {
             pretrained: Some(&pretrained),
             interrupt_after: None,
         };
-        train::train(job).map_err(|e| StageError::Failed(e.to_string()))?;
+        train::train(job).map_err(super::train::stage_error)?;
         Ok(())
     }
 }

@@ -62,6 +62,17 @@ impl TrainHost for Host<'_, '_> {
             .load_checkpoint(dest)
             .map_err(std::io::Error::other)
     }
+    fn stop_requested(&self) -> bool {
+        crate::stage::context::stop_requested()
+    }
+}
+
+/// Training's error as a stage error: a requested stop stays one, so the worker requeues.
+pub(super) fn stage_error(e: train::TrainError) -> StageError {
+    match e {
+        e @ train::TrainError::StopRequested { .. } => StageError::Stopped(e.to_string()),
+        e => StageError::Failed(e.to_string()),
+    }
 }
 
 impl StageKind for Train {
@@ -98,7 +109,7 @@ impl StageKind for Train {
             pretrained: None,
             interrupt_after: None,
         };
-        train::train(job).map_err(|e| StageError::Failed(e.to_string()))?;
+        train::train(job).map_err(stage_error)?;
         Ok(())
     }
 }
