@@ -142,3 +142,41 @@ fn a_store_path_through_a_file_is_bad_input_and_is_named() {
     );
     assert!(stderr.contains("blocked/store"), "{stderr}");
 }
+
+#[test]
+fn stages_read_one_shared_read_only_copy_of_an_input_and_a_tampered_copy_is_never_used() {
+    let repo = Repo::new(
+        "stages:\n  a:\n    kind: cmd\n    params: {cmd: 'head -c 100000 /dev/urandom > $REPRO_OUT/data'}\n  b:\n    kind: cmd\n    inputs: [a]\n    params: {cmd: 'stat -c %i $REPRO_IN/a/data > $REPRO_OUT/ino; sha256sum < $REPRO_IN/a/data > $REPRO_OUT/sum'}\n  c:\n    kind: cmd\n    inputs: [a]\n    params: {cmd: 'stat -c %i $REPRO_IN/a/data > $REPRO_OUT/ino; sha256sum < $REPRO_IN/a/data > $REPRO_OUT/sum; touch $REPRO_IN/a/data 2>/dev/null; chmod u+w $REPRO_IN/a/data; echo tampered >> $REPRO_IN/a/data'}\n",
+    );
+    repo.run_ok(&[]);
+    let n = std::cell::Cell::new(0);
+    let read = |stage: &str, file: &str| {
+        n.set(n.get() + 1);
+        let dir = repo.path().join(format!("x{}", n.get()));
+        let e = repo.repro(&["export", stage, dir.to_str().expect("utf-8")]);
+        assert_eq!(e.code, 0, "{}", e.stderr);
+        std::fs::read_to_string(dir.join(file)).expect("exported")
+    };
+    assert_eq!(
+        read("b", "ino"),
+        read("c", "ino"),
+        "one copy on disk, linked into both"
+    );
+    assert_eq!(read("b", "sum"), read("c", "sum"));
+    // `c` (running as root here) appended to its input in place. `b` reruns on a fresh copy.
+    let again = repo.run_ok(&["--force", "b"]);
+    assert_eq!(again.names("executed"), ["b"]);
+    let dir = repo.path().join("b-again");
+    assert_eq!(
+        repo.repro(&["export", "b", dir.to_str().expect("utf-8")])
+            .code,
+        0
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("sum")).expect("sum"),
+        read("c", "sum"),
+        "b saw the original content"
+    );
+    let v = repo.repro(&["verify", "--json"]);
+    assert_eq!(v.code, 0, "{}", v.stdout);
+}

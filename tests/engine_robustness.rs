@@ -122,7 +122,7 @@ fn corrupt_object_is_reported_and_never_used() {
     std::fs::write(&victim, zstd::encode_all(&b"evil\n"[..], 3).expect("zstd")).expect("tamper");
 
     let v = r.repro(&["verify", "--json"]);
-    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert_eq!(v.code, 4, "corruption found: {}", v.stdout);
     assert_eq!(
         v.json()["corrupt_objects"].as_array().expect("list").len(),
         1

@@ -192,9 +192,12 @@ pub fn verify(store: &Store, json: bool) -> Result<i32> {
             Err(e) => bad_records.push(json!({"action": k, "error": e.to_string()})),
         }
     }
+    // Cache files are derived copies: a bad one is deleted (the next stage that needs it gets a
+    // fresh one) and reported, but the store itself is sound.
+    let (cache_files, cache_removed) = store.verify_file_cache();
     let ok = corrupt.is_empty() && bad_records.is_empty();
     if json {
-        let v = json!({"ok": ok, "objects": objects.len(), "records": actions.len(), "corrupt_objects": corrupt, "bad_records": bad_records});
+        let v = json!({"ok": ok, "objects": objects.len(), "records": actions.len(), "corrupt_objects": corrupt, "bad_records": bad_records, "cache_files": cache_files, "cache_files_removed": cache_removed});
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for c in &corrupt {
@@ -211,10 +214,14 @@ pub fn verify(store: &Store, json: bool) -> Result<i32> {
                 b["error"].as_str().unwrap_or("")
             );
         }
+        for d in &cache_removed {
+            println!("MODIFIED cache file of object {d}: deleted (it is rewritten from the object when needed)");
+        }
         println!(
-            "{} objects, {} action records: {}",
+            "{} objects, {} action records, {} cache files: {}",
             objects.len(),
             actions.len(),
+            cache_files,
             if ok { "ok" } else { "PROBLEMS FOUND" }
         );
     }
@@ -224,5 +231,5 @@ pub fn verify(store: &Store, json: bool) -> Result<i32> {
             store.root().display()
         );
     }
-    Ok(if ok { 0 } else { 1 })
+    Ok(if ok { 0 } else { super::exit::CORRUPT })
 }

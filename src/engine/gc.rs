@@ -121,6 +121,10 @@ impl Engine<'_> {
                 None => report.kept_objects += 1,
             }
         }
+        // Decompressed copies of objects that are gone (see store::file_cache).
+        if !dry_run {
+            report.freed_bytes += self.store.prune_file_cache();
+        }
         Ok(report)
     }
 }

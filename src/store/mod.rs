@@ -18,6 +18,7 @@
 //! lock and a store can be shared by copying what is missing.
 
 pub mod digest;
+mod file_cache;
 pub(crate) mod fsutil;
 mod gc;
 pub mod name;

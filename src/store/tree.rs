@@ -88,8 +88,9 @@ impl Store {
                 .is_ok_and(|t| t.entries.iter().all(|e| self.contains(&e.digest)))
     }
 
-    /// Write a tree's files under `dest`, verifying each; `read_only` drops write permission so
-    /// a stage cannot alter its inputs in place.
+    /// Write a tree's files under `dest`, verifying each: writable copies (`export`), or, with
+    /// `read_only`, a stage's inputs — hard links into the file cache where possible (see
+    /// `file_cache`), read-only so a stage cannot alter them in place.
     pub fn materialize(
         &self,
         d: &Digest,
@@ -100,13 +101,12 @@ impl Store {
         fs::create_dir_all(dest).map_err(io_at(dest))?;
         for e in &tree.entries {
             let path = dest.join(&e.path);
+            if read_only {
+                self.link_or_copy(&e.digest, e.size, e.executable, &path)?;
+                continue;
+            }
             self.extract_sized(&e.digest, &path, Some(e.size))?;
-            let mode = match (read_only, e.executable) {
-                (true, true) => 0o555,
-                (true, false) => 0o444,
-                (false, true) => 0o755,
-                (false, false) => 0o644,
-            };
+            let mode = if e.executable { 0o755 } else { 0o644 };
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(io_at(&path))?;
         }
         Ok(tree)
