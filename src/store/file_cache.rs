@@ -85,6 +85,14 @@ impl Store {
     /// content re-hashes to `d`, else (re)written from the object.
     pub(crate) fn cached_file(&self, d: &Digest, size: u64) -> Result<PathBuf, StoreError> {
         let path = self.cached_path(d);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io_at(dir))?;
+        }
+        // One writer per object: eight stages starting on the same input wait for one
+        // decompression instead of each writing their own (the lock goes with the file).
+        let lock_path = path.with_extension("lock");
+        let lock = File::create(&lock_path).map_err(io_at(&lock_path))?;
+        lock.lock().map_err(io_at(&lock_path))?;
         if let Ok(meta) = fs::symlink_metadata(&path) {
             let stamped = fs::read_to_string(stamp_path(&path)).is_ok_and(|s| s == stamp_of(&meta));
             if meta.is_file() && (stamped || hash_file(&path).is_ok_and(|h| h == *d)) {
@@ -96,8 +104,8 @@ impl Store {
             // Changed behind the store's back: never used; written afresh below.
             let _ = fs::remove_file(&path);
         }
-        // Written beside, then linked into place: of two stages writing the same cache file at
-        // once, the first link wins and both use its inode (a rename would swap it under one).
+        // Written beside, then linked into place: a process that does not take the lock (an
+        // older binary) can never swap the inode under a reader, as a rename could.
         let tmp = temp_path(&self.tmp_dir(), "file");
         let placed = self
             .extract_sized(d, &tmp, Some(size))
@@ -205,6 +213,7 @@ impl Store {
                 freed += fs::metadata(&path).map_or(0, |m| m.len());
                 let _ = fs::remove_file(&path);
                 let _ = fs::remove_file(stamp_path(&path));
+                let _ = fs::remove_file(path.with_extension("lock"));
             }
         }
         freed
