@@ -67,7 +67,10 @@ fn bad_remote_and_bad_key_are_clear_errors() {
         blobs: "/nonexistent-mount".into(),
     };
     let pull = repro(&r, &t, &["pull", "--remote", &t.url]);
-    assert_eq!(pull.code, 2);
+    assert_eq!(
+        pull.code, 3,
+        "an unreachable remote is the environment's fault"
+    );
     assert!(
         pull.stderr.contains("/nonexistent-mount/repro-cache")
             && pull.stderr.contains("unreachable"),
@@ -106,4 +109,10 @@ fn bad_remote_and_bad_key_are_clear_errors() {
         "{}",
         typo.stderr
     );
+}
+
+#[test]
+fn a_large_object_is_streamed_to_a_directory_and_back_dir() {
+    let d = tempfile::tempdir().expect("tempdir");
+    a_large_object_goes_up_in_parts_and_comes_back_whole(&dir_target(&d, false));
 }

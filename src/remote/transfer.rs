@@ -82,18 +82,20 @@ impl Remote {
             self.jobs,
             |d| -> Result<(Put, u64), RemoteError> {
                 let path = store.object_file(d);
-                let frame = std::fs::read(&path).map_err(io_at(&path))?;
-                // Never spread a corrupt object: the store's own check, before it leaves.
-                verify_frame(frame.as_slice(), d)
+                // Never spread a corrupt object: the store's own check, streamed, before it
+                // leaves; then the file itself is streamed up (objects can be model weights).
+                let file = std::fs::File::open(&path).map_err(io_at(&path))?;
+                verify_frame(std::io::BufReader::new(file), d)
                     .map(drop)
                     .map_err(|message| RemoteError::Tampered {
                         remote: format!("the local store ({})", store.root().display()),
                         digest: *d,
                         message: format!("{message}; run `repro verify`"),
                     })?;
-                let put = b.put_if_absent(&object_key(d), &frame)?;
-                progress.advance(frame.len() as u64);
-                Ok((put, frame.len() as u64))
+                let size = std::fs::metadata(&path).map_err(io_at(&path))?.len();
+                let put = b.put_file_if_absent(&object_key(d), &path)?;
+                progress.advance(size);
+                Ok((put, size))
             },
         ));
         progress.finish();
