@@ -97,6 +97,58 @@ fn a_dag_runs_as_slurm_jobs_and_a_second_run_executes_nothing() {
     let again = repro(&repo, &conf, &["run", "--json", "--executor", "slurm"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.names("executed").is_empty());
+    // Provenance says where it ran.
+    let audit = repro(&repo, &conf, &["audit", "d", "--json"]);
+    assert!(
+        audit.stdout.contains("\"batch_job\"") && audit.stdout.contains("\"node"),
+        "{}",
+        audit.stdout
+    );
+}
+
+#[test]
+fn status_shows_a_running_job_and_cancel_stops_what_a_dead_planner_left() {
+    let conf = slurm_conf();
+    let repo = slurm_repo("stages:\n  slow:\n    kind: cmd\n    params: {cmd: 'sleep 120'}\n");
+    let mut child = repo
+        .command(&["run", "--executor", "slurm"])
+        .env("SLURM_CONF", &conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(repo.path().join("store/jobs"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "never submitted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().expect("kill -9 the planner");
+    let _ = child.wait();
+    let status = repro(&repo, &conf, &["status"]);
+    assert!(status.stdout.contains("slurm job"), "{}", status.stdout);
+    let c = repro(&repo, &conf, &["cancel", "--json"]);
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    assert!(c.stdout.contains("\"slow\""), "{}", c.stdout);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let q = std::process::Command::new("squeue")
+            .args(["-h", "-o", "%j"])
+            .env("SLURM_CONF", &conf)
+            .output()
+            .expect("squeue");
+        if !String::from_utf8_lossy(&q.stdout).contains(".slow") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job is still queued after repro cancel"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// A log outside the repo, shared by every node (the temp folder is on the shared filesystem).

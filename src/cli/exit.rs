@@ -10,6 +10,7 @@
 //! | 130 | interrupted (Ctrl-C, SIGTERM) |
 
 use crate::engine::executor::ExecError;
+use crate::engine::slurm::squeue::QueueError;
 use crate::engine::EngineError;
 use crate::remote::RemoteError;
 use crate::store::{ErrorClass, StoreError};
@@ -41,6 +42,9 @@ pub fn classify(error: &anyhow::Error) -> i32 {
             }
         } else if let Some(e) = cause.downcast_ref::<ExecError>() {
             Some(exec(e))
+        } else if cause.is::<QueueError>() {
+            // squeue/scancel missing or the controller down.
+            Some(ENVIRONMENT)
         } else {
             cause.downcast_ref::<std::io::Error>().map(|e| {
                 if is_environment_io(e) {

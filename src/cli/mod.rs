@@ -2,6 +2,7 @@
 //! an exit status here, at the edge. Subcommands with more than a few lines have their own file.
 
 mod audit;
+mod cancel;
 #[cfg(feature = "torch")]
 mod embed;
 mod exit;
@@ -88,7 +89,12 @@ enum Cmd {
     /// Signing keys for the records `push` publishes.
     #[command(subcommand)]
     Key(remote::KeyCmd),
-    /// Every stage: fresh or stale, and why.
+    /// Cancel the Slurm jobs that runs on this store submitted and that have not settled.
+    Cancel {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every stage: fresh or stale, and why (and its Slurm job, when one is queued or running).
     Status {
         #[arg(long)]
         json: bool,
@@ -291,6 +297,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
         }
         Cmd::Kinds { json } => kinds::run(&kinds, *json).map(|()| 0),
+        Cmd::Cancel { json } => cancel::run(&Store::open(&cli.store)?, *json),
         Cmd::Run {
             targets,
             jobs,
@@ -379,13 +386,28 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let engine = Engine::new(&pipeline, &store, &kinds);
             let all: Vec<usize> = (0..pipeline.stages.len()).collect();
             let status = engine.status(&all)?;
+            let job = |s: &crate::engine::plan::StageStatus| {
+                s.key
+                    .and_then(|k| crate::engine::slurm::jobs::lookup(&store, &k))
+            };
             if *json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                let list: Vec<serde_json::Value> = status
+                    .iter()
+                    .map(|s| {
+                        let mut v = serde_json::to_value(s).unwrap_or_default();
+                        if let Some(j) = job(s) {
+                            v["slurm_job"] = serde_json::json!(j.job_id);
+                        }
+                        v
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for s in &status {
-                    let state = match s.state {
-                        State::Fresh => "fresh",
-                        State::Stale => "stale",
+                    let state = match (s.state, job(s)) {
+                        (State::Fresh, _) => "fresh".to_string(),
+                        (State::Stale, Some(j)) => format!("slurm job {}:", j.job_id),
+                        (State::Stale, None) => "stale".to_string(),
                     };
                     println!(
                         "{state:<6} {}{}",

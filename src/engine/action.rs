@@ -343,6 +343,7 @@ fn execute_here(
                     log: Some(log_digest),
                     resources: action.resources.clone(),
                     gpus: host_gpus(),
+                    batch_job: crate::provenance::BatchJob::from_env(),
                 },
             };
             record.publish(store)?;

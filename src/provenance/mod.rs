@@ -7,7 +7,7 @@ pub mod key;
 pub mod record;
 
 pub use git::GitState;
-pub use record::{ActionRecord, Provenance, RecordHead};
+pub use record::{ActionRecord, BatchJob, Provenance, RecordHead};
 
 /// Peak resident memory of this process and its waited-for children, in bytes.
 pub fn peak_memory_bytes() -> u64 {

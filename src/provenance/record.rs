@@ -25,6 +25,31 @@ pub struct Provenance {
     pub log: Option<Digest>,
     pub resources: Resources,
     pub gpus: Vec<u32>,
+    /// Where the worker ran when a batch system placed it (absent: a local process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_job: Option<BatchJob>,
+}
+
+/// A Slurm job's identity, as its worker saw it in its environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchJob {
+    pub executor: String,
+    pub job_id: String,
+    pub node: Option<String>,
+    pub partition: Option<String>,
+}
+
+impl BatchJob {
+    /// From `SLURM_JOB_ID`, `SLURMD_NODENAME`, `SLURM_JOB_PARTITION`; `None` outside Slurm.
+    pub fn from_env() -> Option<BatchJob> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Some(BatchJob {
+            executor: "slurm".into(),
+            job_id: var("SLURM_JOB_ID")?,
+            node: var("SLURMD_NODENAME"),
+            partition: var("SLURM_JOB_PARTITION"),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -100,6 +100,7 @@ fn publish(store: &Store, key: &ActionKey, bytes: &str) {
             log: None,
             resources: pending.resources,
             gpus: Vec::new(),
+            batch_job: None,
         },
     }
     .publish(store)
