@@ -6,6 +6,7 @@ mod audit;
 mod embed;
 mod exit;
 mod kinds;
+mod log;
 #[cfg(feature = "torch")]
 mod models;
 mod pin;
@@ -114,6 +115,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print a stage's log: running (live), failed (kept) or succeeded (from its record).
+    Log(log::LogArgs),
     /// Write a stage's output tree to DIR.
     Export { stage: String, dir: PathBuf },
     /// Execute one planned action (used by executors; KEY is an action key).
@@ -423,6 +426,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Verify { json } => {
             let store = Store::open(&cli.store)?;
             audit::verify(&store, *json)
+        }
+        Cmd::Log(args) => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            log::run(&pipeline, &store, args)
         }
         Cmd::Export { stage, dir } => {
             let (pipeline, store) = load(&cli, &kinds)?;
