@@ -79,6 +79,9 @@ struct StageSpec {
     matrix: Option<UniqueMap<Vec<serde_yaml::Value>>>,
     #[serde(default)]
     publish: Option<String>,
+    /// Stop the stage's command after this long (`90s`, `10m`, `2h`); see [`Resources::timeout`].
+    #[serde(default)]
+    timeout: Option<String>,
 }
 
 /// What a stage needs from the machine.
@@ -89,12 +92,32 @@ pub struct Resources {
     pub cpus: u32,
     #[serde(default)]
     pub gpus: u32,
-    /// `4G`, `512M`: Slurm's `--mem`; recorded locally, not enforced there.
+    /// `4G`, `512M` (plain numbers are megabytes): Slurm's `--mem`; locally, the virtual
+    /// memory limit of a `cmd` stage's command (RLIMIT_AS).
     #[serde(default)]
     pub memory: Option<String>,
     /// Wall-clock limit (`4h`, `90m`, `1-00:00:00`): Slurm's `--time`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
+    /// The stage key `timeout:`, carried here to the worker because, like the rest, it bounds
+    /// an execution without changing its result (it is not in the action key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+impl Resources {
+    /// `memory` in bytes; `None` when unset or unreadable (the parser refuses those).
+    pub fn memory_bytes(&self) -> Option<u64> {
+        self.memory.as_deref().and_then(check::memory_bytes)
+    }
+
+    /// `timeout` as a duration.
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.timeout
+            .as_deref()
+            .and_then(check::seconds)
+            .map(std::time::Duration::from_secs)
+    }
 }
 
 fn one() -> u32 {
@@ -108,6 +131,7 @@ impl Default for Resources {
             gpus: 0,
             memory: None,
             time: None,
+            timeout: None,
         }
     }
 }
@@ -213,6 +237,32 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 ));
             }
         }
+        let mut resources = spec.resources.clone();
+        if resources.timeout.is_some() {
+            return Err(parsed.error_at(
+                &format!("{yaml_path}.resources.timeout"),
+                "`timeout:` is a key of the stage: write it beside `resources:`, not inside",
+            ));
+        }
+        if let Some(m) = &resources.memory {
+            if check::memory_bytes(m).is_none() {
+                return Err(parsed.error_at_value(
+                    &format!("{yaml_path}.resources.memory"),
+                    format!("`memory: {m}` is not a size; write e.g. `512M`, `4G` (a plain number is megabytes)"),
+                ));
+            }
+        }
+        if let Some(t) = &spec.timeout {
+            if check::seconds(t).is_none_or(|s| s == 0) {
+                return Err(parsed.error_at_value(
+                    &format!("{yaml_path}.timeout"),
+                    format!(
+                        "`timeout: {t}` is not a duration; write e.g. `90s`, `10m`, `2h`, `1d`"
+                    ),
+                ));
+            }
+            resources.timeout = Some(t.clone());
+        }
         parsed.refuse_odd_numbers(&spec.params, &format!("{yaml_path}.params"))?;
         let params = yaml_to_json(&spec.params)
             .map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
@@ -280,7 +330,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 inputs,
                 params,
                 deps,
-                resources: spec.resources.clone(),
+                resources: resources.clone(),
                 publish: spec.publish.clone(),
                 yaml_path: yaml_path.clone(),
             });
