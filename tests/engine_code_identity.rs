@@ -239,6 +239,7 @@ fn the_worker_refuses_an_action_planned_for_other_code() {
             gpus: 0,
             memory: None,
             time: None,
+            timeout: None,
         },
         repo_root: repo.path().to_path_buf(),
         force: false,

@@ -88,5 +88,9 @@ fn bad_params_and_syntax_and_missing_file() {
 #[test]
 fn matrix_variable_errors() {
     let e = error_of("stages:\n  t:\n    kind: cmd\n    matrix: {m: [a, b]}\n    params: {cmd: \"echo ${model}\"}\n");
-    assert!(e.contains("`${model}` is not a matrix variable"), "{e}");
+    assert!(
+        e.contains("pipeline.yaml:5:25: `${model}` is neither a matrix variable nor a param"),
+        "{e}"
+    );
+    assert!(e.contains("(matrix: [m]; params: [cmd])"), "{e}");
 }

@@ -99,8 +99,7 @@ fn readme_numbers_equal_the_artifact() {
             name: "stats-toy/stats.json".into(),
             digest: format!("sha256:{}", "ab".repeat(32)),
         }],
-        git_commit: "0123456789abcdef0123456789abcdef01234567".into(),
-        git_dirty: false,
+        stage: "reports".into(),
         command: "repro report".into(),
         repro_version: "test".into(),
     };
@@ -152,7 +151,7 @@ fn readme_numbers_equal_the_artifact() {
     );
     assert!(
         md.contains(&"ab".repeat(32))
-            && md.contains("0123456789abcdef")
+            && md.contains("`repro audit reports`")
             && md.contains("`repro report`")
     );
 

@@ -7,6 +7,7 @@ mod cancel;
 mod embed;
 mod exit;
 mod kinds;
+mod log;
 #[cfg(feature = "torch")]
 mod models;
 mod pin;
@@ -120,6 +121,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print a stage's log: running (live), failed (kept) or succeeded (from its record).
+    Log(log::LogArgs),
     /// Write a stage's output tree to DIR.
     Export { stage: String, dir: PathBuf },
     /// Execute one planned action (used by executors; KEY is an action key).
@@ -289,6 +292,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let kind = kinds
                 .get(&pending.components.kind)
                 .with_context(|| format!("unknown kind `{}`", pending.components.kind))?;
+            crate::stage::cmd::set_limits(crate::stage::cmd::Limits {
+                memory_bytes: pending.resources.memory_bytes(),
+                timeout: pending.resources.timeout(),
+            });
             // The worker has written its reason to the stderr it was started with.
             match action::execute(&store, &key, &pending, kind) {
                 Ok(_) => Ok(exit::SUCCESS),
@@ -445,6 +452,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Verify { json } => {
             let store = Store::open(&cli.store)?;
             audit::verify(&store, *json)
+        }
+        Cmd::Log(args) => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            log::run(&pipeline, &store, args)
         }
         Cmd::Export { stage, dir } => {
             let (pipeline, store) = load(&cli, &kinds)?;

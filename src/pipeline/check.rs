@@ -153,6 +153,40 @@ fn overflowing_number(s: &str) -> bool {
             .is_ok_and(f64::is_infinite)
 }
 
+/// A memory size as Slurm's `--mem` takes it (`512M`, `4G`, `1T`, `100K`; a plain number is
+/// megabytes), in bytes.
+pub fn memory_bytes(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, "M"),
+    };
+    let shift = match unit.to_ascii_uppercase().trim_end_matches('B') {
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return None,
+    };
+    let n: u64 = digits.parse().ok().filter(|&n| n > 0)?;
+    n.checked_mul(1u64 << shift)
+}
+
+/// A duration: `90s`, `10m`, `2h`, `1d`, or a plain number of seconds.
+pub fn seconds(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (digits, scale) = match t.as_bytes().last()? {
+        b's' => (&t[..t.len() - 1], 1),
+        b'm' => (&t[..t.len() - 1], 60),
+        b'h' => (&t[..t.len() - 1], 3600),
+        b'd' => (&t[..t.len() - 1], 86400),
+        _ => (t, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(scale)
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ mod check;
 pub mod graph;
 mod locate;
 pub mod spec;
+mod subst;
 
 pub use graph::Pipeline;
 pub use spec::{Resources, Stage};

@@ -11,11 +11,13 @@
 //!     resources: {cpus: 2, gpus: 0, memory: 4G}
 //! ```
 //! A matrix stage expands to one stage per combination, named `train@alexnet-mini_imagenot`
-//! (values in the matrix's key order); `${var}` is substituted in inputs, params and deps. An
-//! input may name a matrix stage's base name (`train`) to mean all of its expansions.
+//! (values in the matrix's key order). `${var}` in inputs, params and deps is a matrix variable
+//! or a param ([`super::subst`]). An input may name a matrix stage's base name (`train`) to mean
+//! all of its expansions.
 
 use super::check;
 use super::locate::Locator;
+use super::subst::{Scope, SubstError};
 use super::PipelineError;
 use indexmap::IndexMap;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -77,6 +79,9 @@ struct StageSpec {
     matrix: Option<UniqueMap<Vec<serde_yaml::Value>>>,
     #[serde(default)]
     publish: Option<String>,
+    /// Stop the stage's command after this long (`90s`, `10m`, `2h`); see [`Resources::timeout`].
+    #[serde(default)]
+    timeout: Option<String>,
 }
 
 /// What a stage needs from the machine.
@@ -87,12 +92,32 @@ pub struct Resources {
     pub cpus: u32,
     #[serde(default)]
     pub gpus: u32,
-    /// `4G`, `512M`: Slurm's `--mem`; recorded locally, not enforced there.
+    /// `4G`, `512M` (plain numbers are megabytes): Slurm's `--mem`; locally, the virtual
+    /// memory limit of a `cmd` stage's command (RLIMIT_AS).
     #[serde(default)]
     pub memory: Option<String>,
     /// Wall-clock limit (`4h`, `90m`, `1-00:00:00`): Slurm's `--time`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
+    /// The stage key `timeout:`, carried here to the worker because, like the rest, it bounds
+    /// an execution without changing its result (it is not in the action key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+impl Resources {
+    /// `memory` in bytes; `None` when unset or unreadable (the parser refuses those).
+    pub fn memory_bytes(&self) -> Option<u64> {
+        self.memory.as_deref().and_then(check::memory_bytes)
+    }
+
+    /// `timeout` as a duration.
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.timeout
+            .as_deref()
+            .and_then(check::seconds)
+            .map(std::time::Duration::from_secs)
+    }
 }
 
 fn one() -> u32 {
@@ -106,6 +131,7 @@ impl Default for Resources {
             gpus: 0,
             memory: None,
             time: None,
+            timeout: None,
         }
     }
 }
@@ -153,6 +179,23 @@ impl Parsed {
         }
     }
 
+    /// An error about `e.token` inside the string at `yaml_path`: at the token itself when it
+    /// is written on the value's line, else at the value.
+    fn error_at_token(&self, yaml_path: &str, e: &SubstError) -> PipelineError {
+        let mut err = self.error_at_value(yaml_path, e.message.clone());
+        if let (Some(line), Some(col)) = (err.line, err.col) {
+            let text = self.text.lines().nth(line - 1).unwrap_or_default();
+            let from = text
+                .char_indices()
+                .nth(col - 1)
+                .map_or(text.len(), |(b, _)| b);
+            if let Some(b) = text[from..].find(&e.token) {
+                err.col = Some(col + text[from..from + b].chars().count());
+            }
+        }
+        err
+    }
+
     pub fn error_at_value(&self, yaml_path: &str, message: impl Into<String>) -> PipelineError {
         let pos = self.locator().find_value(yaml_path);
         PipelineError {
@@ -194,6 +237,32 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 ));
             }
         }
+        let mut resources = spec.resources.clone();
+        if resources.timeout.is_some() {
+            return Err(parsed.error_at(
+                &format!("{yaml_path}.resources.timeout"),
+                "`timeout:` is a key of the stage: write it beside `resources:`, not inside",
+            ));
+        }
+        if let Some(m) = &resources.memory {
+            if check::memory_bytes(m).is_none() {
+                return Err(parsed.error_at_value(
+                    &format!("{yaml_path}.resources.memory"),
+                    format!("`memory: {m}` is not a size; write e.g. `512M`, `4G` (a plain number is megabytes)"),
+                ));
+            }
+        }
+        if let Some(t) = &spec.timeout {
+            if check::seconds(t).is_none_or(|s| s == 0) {
+                return Err(parsed.error_at_value(
+                    &format!("{yaml_path}.timeout"),
+                    format!(
+                        "`timeout: {t}` is not a duration; write e.g. `90s`, `10m`, `2h`, `1d`"
+                    ),
+                ));
+            }
+            resources.timeout = Some(t.clone());
+        }
         parsed.refuse_odd_numbers(&spec.params, &format!("{yaml_path}.params"))?;
         let params = yaml_to_json(&spec.params)
             .map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
@@ -225,22 +294,35 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                     .map_err(|e| parsed.error_at(&format!("{yaml_path}.matrix"), e))?;
                 name
             };
-            let sub = |s: &str, what: &str| {
-                substitute(s, &combo)
-                    .map_err(|m| parsed.error_at(&format!("{yaml_path}.{what}"), m))
+            let scope = Scope {
+                matrix: &combo,
+                params: &params,
             };
+            let sub =
+                |s: &str, at: String| scope.string(s).map_err(|e| parsed.error_at_token(&at, &e));
             let inputs = spec
                 .inputs
                 .iter()
-                .map(|i| sub(i, "inputs"))
+                .enumerate()
+                .map(|(k, i)| sub(i, format!("{yaml_path}.inputs.{k}")))
                 .collect::<Result<Vec<_>, _>>()?;
             let deps = spec
                 .deps
                 .iter()
-                .map(|d| sub(d, "deps"))
+                .enumerate()
+                .map(|(k, d)| sub(d, format!("{yaml_path}.deps.{k}")))
                 .collect::<Result<Vec<_>, _>>()?;
-            let params = substitute_json(&params, &combo)
-                .map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
+            let params = scope.value(&params).map_err(|(rel, e)| {
+                let at = format!("{yaml_path}.params");
+                parsed.error_at_token(
+                    &if rel.is_empty() {
+                        at.clone()
+                    } else {
+                        format!("{at}.{rel}")
+                    },
+                    &e,
+                )
+            })?;
             parsed.stages.push(Stage {
                 name,
                 base: base.clone(),
@@ -248,7 +330,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 inputs,
                 params,
                 deps,
-                resources: spec.resources.clone(),
+                resources: resources.clone(),
                 publish: spec.publish.clone(),
                 yaml_path: yaml_path.clone(),
             });
@@ -353,67 +435,6 @@ fn expand(
     Ok(combos)
 }
 
-/// Replace `${var}` in a string.
-fn substitute(s: &str, vars: &[(String, Value)]) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(start) = rest.find("${") {
-        // `$${x}` is a literal `${x}` (e.g. a shell variable in a cmd).
-        if rest[..start].ends_with('$') {
-            out.push_str(&rest[..start - 1]);
-            let end = rest[start..]
-                .find('}')
-                .map_or(rest.len(), |e| start + e + 1);
-            out.push_str(&rest[start..end]);
-            rest = &rest[end..];
-            continue;
-        }
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
-        let var = &after[..end];
-        let value = vars.iter().find(|(k, _)| k == var).ok_or_else(|| {
-            let known: Vec<_> = vars.iter().map(|(k, _)| k.as_str()).collect();
-            format!(
-                "`${{{var}}}` is not a matrix variable of this stage (it has: [{}]); write `$${{{var}}}` for a literal `${{{var}}}`",
-                known.join(", ")
-            )
-        })?;
-        out.push_str(&scalar_text(&value.1));
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Substitute in every string of a JSON value. A string that is exactly `${var}` takes the
-/// variable's own type, so `epochs: ${epochs}` stays a number.
-fn substitute_json(v: &Value, vars: &[(String, Value)]) -> Result<Value, String> {
-    Ok(match v {
-        Value::String(s) => {
-            if let Some(var) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
-                if let Some((_, val)) = vars.iter().find(|(k, _)| k == var) {
-                    return Ok(val.clone());
-                }
-            }
-            Value::String(substitute(s, vars)?)
-        }
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .map(|x| substitute_json(x, vars))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, x)| Ok((k.clone(), substitute_json(x, vars)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        other => other.clone(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,6 +465,20 @@ stages:
     }
 
     #[test]
+    fn params_substitute_into_the_command() {
+        let text = "stages:\n  gen:\n    kind: cmd\n    matrix: {m: [a]}\n    params:\n      cmd: \"gen.py ${n} ${m} ${opt.k} $${HOME}\"\n      n: 200\n      opt: {k: v}\n";
+        let p = parse(Path::new("p.yaml"), text).expect("parse");
+        assert_eq!(
+            p.stages[0].params["cmd"],
+            serde_json::json!("gen.py 200 a v ${HOME}")
+        );
+        let text = "stages:\n  gen:\n    kind: cmd\n    params:\n      n: 1\n      cmd: \"gen.py ${n} ${y}\"\n";
+        let e = parse(Path::new("p.yaml"), text).err().expect("unknown");
+        assert!(e.message.contains("`${y}`"), "{}", e.message);
+        assert_eq!((e.line, e.col), (Some(6), Some(25)), "{e}");
+    }
+
+    #[test]
     fn errors_carry_positions() {
         let e = parse(
             Path::new("p.yaml"),
@@ -463,8 +498,12 @@ stages:
         )
         .err()
         .expect("error");
-        assert!(e.message.contains("not a matrix variable"), "{}", e.message);
-        assert_eq!(e.line, Some(4));
+        assert!(
+            e.message.contains("neither a matrix variable nor a param"),
+            "{}",
+            e.message
+        );
+        assert_eq!((e.line, e.col), (Some(4), Some(15)));
         let e = parse(
             Path::new("p.yaml"),
             "stages:\n  a:\n    kind: cmd\n    resources: {cpus: many}\n",

@@ -174,13 +174,12 @@ impl Report for DatasetClassification {
             }
             if let Some(t) = &r.training {
                 out.push_str(&format!(
-                    "\nClassifier: {} ({} parameters), {} epochs on {} training images, {} s of \
-                     training on {} ({} thread{}); last-epoch training accuracy {}%.\n",
+                    "\nClassifier: {} ({} parameters), {} epochs on {} training images, trained \
+                     on {} ({} thread{}); last-epoch training accuracy {}%.\n",
                     t.model,
                     t.params,
                     t.epochs,
                     t.train_examples,
-                    num(t.seconds, 1),
                     t.device,
                     t.threads,
                     if t.threads == 1 { "" } else { "s" },
@@ -435,6 +434,39 @@ mod tests {
             }),
             inputs: Vec::new(),
         }
+    }
+
+    /// The README is committed: a rerun that trains as long or as short as it likes but reaches
+    /// the same numbers must write the same bytes.
+    #[test]
+    fn training_time_stays_out_of_the_readme() {
+        let readme = |seconds: f64| {
+            let tmp = tempfile::tempdir().expect("tmp");
+            let mut r = result();
+            r.training = Some(crate::stats::classification::TrainingCost {
+                model: "resnet18".into(),
+                params: 11_000_000,
+                epochs: 3,
+                train_examples: 2000,
+                seconds,
+                device: "cpu".into(),
+                threads: 4,
+                final_train_accuracy: 99.0,
+            });
+            let inputs = ReportInputs {
+                classifications: vec![NamedClassification {
+                    name: "stats-contrast".into(),
+                    result: r,
+                }],
+                ..Default::default()
+            };
+            render(&[], &inputs, &Provenance::default(), tmp.path()).expect("renders");
+            std::fs::read_to_string(tmp.path().join("dataset-classification/README.md"))
+                .expect("README")
+        };
+        let (a, b) = (readme(12.5), readme(97.25));
+        assert!(a.contains("trained on cpu (4 threads)"), "{a}");
+        assert_eq!(a, b);
     }
 
     #[test]

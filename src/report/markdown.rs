@@ -172,14 +172,10 @@ pub fn provenance_footer(p: &Provenance) -> String {
         .map(|a| vec![format!("`{}`", a.name), format!("`{}`", a.digest)])
         .collect();
     out.push_str(&table(&["artifact", "digest"], &rows));
-    let dirty = if p.git_dirty {
-        " (working tree had uncommitted changes)"
-    } else {
-        ""
-    };
     out.push_str(&format!(
-        "\ngit commit: `{}`{dirty}  \nrendered by: repro {}  \nregenerate: `{}`\n",
-        p.git_commit, p.repro_version, p.command
+        "\nrendered by: repro {}  \nregenerate: `{}`  \ncommit, host and times of the run: \
+         `repro audit {}`\n",
+        p.repro_version, p.command, p.stage
     ));
     out
 }

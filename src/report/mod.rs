@@ -51,13 +51,16 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError 
 
 /// Where the numbers of a report come from; filled in by the caller and printed as the
 /// README's footer.
+///
+/// Only what a matching rerun reproduces belongs here: the README is committed, and a value that
+/// changes from run to run (commit, host, time, durations) would dirty the repository on every
+/// run. Those stay in the action record of the stage that rendered it (`repro audit STAGE`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
     /// The artifacts the report draws, with their sha256 digests.
     pub artifacts: Vec<ArtifactRef>,
-    /// The git commit (and whether the tree was dirty) the artifacts were computed at.
-    pub git_commit: String,
-    pub git_dirty: bool,
+    /// The stage that rendered the report, whose record holds commit, host and times.
+    pub stage: String,
     /// The command that regenerates this report, e.g. `repro report`.
     pub command: String,
     /// Version of the repro binary that rendered it.

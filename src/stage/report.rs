@@ -14,9 +14,9 @@
 //!     command: repro report                                                  # footer
 //!     include: [reports-finetune]   # report stages whose folders this one also publishes
 //! ```
-//! Without `comparisons:`, every input holding `stats.json` is used, in name order. The git
-//! commit in the footer is `REPRO_GIT_COMMIT` / `REPRO_GIT_DIRTY` when set, else the
-//! repository's HEAD and dirty flag at render time. `include:` copies the report folders of
+//! Without `comparisons:`, every input holding `stats.json` is used, in name order. The footer
+//! cites digests, not the commit, host or time of the run (those are in the stage's record,
+//! `repro audit`), so a rerun that reproduces the numbers rewrites the same bytes. `include:` copies the report folders of
 //! other report stages (already rendered, each README with its own provenance) into this
 //! one's output, so one `index.html` links them all.
 
@@ -104,17 +104,9 @@ impl StageKind for ReportKind {
                 result,
             });
         }
-        // The engine may pin the commit (REPRO_GIT_COMMIT / REPRO_GIT_DIRTY, also for tests);
-        // otherwise the repository's state at render time.
-        let git = crate::provenance::GitState::read(&ctx.repo_root, &[]);
         let mut provenance = Provenance {
             artifacts,
-            git_commit: std::env::var("REPRO_GIT_COMMIT")
-                .ok()
-                .or(git.commit)
-                .unwrap_or_else(|| "unknown (not a git repository)".into()),
-            git_dirty: std::env::var("REPRO_GIT_DIRTY")
-                .map_or(git.dirty, |v| v == "1" || v == "true"),
+            stage: ctx.stage.clone(),
             command: p.command.clone(),
             repro_version: env!("CARGO_PKG_VERSION").to_string(),
         };
@@ -227,6 +219,105 @@ mod tests {
     use super::*;
     use crate::stats::{analyze, BootstrapConfig, Column, ColumnInfo};
     use serde_json::json;
+
+    /// Every file a report stage writes is the same on a rerun at another commit, so publishing
+    /// a matching reproduction leaves `git status` clean; the footer points at the record.
+    #[test]
+    fn a_rerun_at_another_commit_writes_the_same_bytes() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let r = analyze(
+            &["m0".to_string(), "m1".to_string(), "m2".to_string()],
+            (
+                ColumnInfo {
+                    label: "a".into(),
+                    source: "test".into(),
+                    examples: None,
+                },
+                &Column::Fixed(vec![10.0, 30.0, 20.0]),
+            ),
+            (
+                ColumnInfo {
+                    label: "b".into(),
+                    source: "test".into(),
+                    examples: None,
+                },
+                &Column::Fixed(vec![50.0, 70.0, 60.0]),
+            ),
+            &BootstrapConfig::default(),
+        )
+        .expect("analysis");
+        let stats_dir = tmp.path().join("stats-ab");
+        std::fs::create_dir_all(&stats_dir).expect("mkdir");
+        std::fs::write(
+            stats_dir.join("stats.json"),
+            serde_json::to_vec_pretty(&r).expect("json"),
+        )
+        .expect("write");
+        let render = |commit: &str| {
+            // A repository whose HEAD differs between the two renders.
+            let repo = tmp.path().join(format!("repo-{commit}"));
+            std::fs::create_dir_all(&repo).expect("mkdir");
+            let git = |args: &[&str]| {
+                let ok = std::process::Command::new("git")
+                    .args(args)
+                    .current_dir(&repo)
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                assert!(ok, "git {args:?}");
+            };
+            git(&["init", "-q"]);
+            std::fs::write(repo.join("f"), commit).expect("write");
+            git(&["add", "f"]);
+            git(&[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                commit,
+            ]);
+            let out = tmp.path().join(format!("out-{commit}"));
+            std::fs::create_dir_all(&out).expect("mkdir");
+            let params = ReportKind.resolve_params(&json!({})).expect("defaults");
+            let mut ctx = StageContext::detached("reports", params, out.clone(), repo);
+            ctx.inputs.insert("stats-ab".into(), stats_dir.clone());
+            ReportKind.run(&mut ctx).expect("renders");
+            out
+        };
+        let (a, b) = (render("one"), render("two"));
+        let files = |dir: &std::path::Path| {
+            let mut v: Vec<(String, Vec<u8>)> = walk(dir)
+                .into_iter()
+                .map(|p| {
+                    let rel = p.strip_prefix(dir).expect("inside").display().to_string();
+                    (rel, std::fs::read(&p).expect("read"))
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let (fa, fb) = (files(&a), files(&b));
+        assert!(fa.len() > 5, "{} files", fa.len());
+        for ((name, x), (_, y)) in fa.iter().zip(&fb) {
+            assert!(x == y, "{name} differs between the two renders");
+        }
+        let readme = std::fs::read_to_string(a.join("fig1-rankings/README.md")).expect("README");
+        assert!(readme.contains("`repro audit reports`"), "{readme}");
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
 
     #[test]
     fn renders_reports_citing_the_input_digest() {
