@@ -90,13 +90,18 @@ pub fn is_environment_io(e: &std::io::Error) -> bool {
 
 /// A hint for the environment errors that have an obvious fix.
 pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    const FULL: &str = "the filesystem is full: free space there, or put the store elsewhere with --store DIR (or REPRO_STORE)";
     error.chain().find_map(|c| {
-        let io = c.downcast_ref::<std::io::Error>()?;
+        let io = match c.downcast_ref::<StoreError>() {
+            Some(StoreError::NoSpace { .. }) => return Some(FULL),
+            Some(StoreError::Io { source, .. }) => source,
+            _ => c.downcast_ref::<std::io::Error>()?,
+        };
         match io.raw_os_error()? {
-            libc::ENOSPC | libc::EDQUOT => {
-                Some("the filesystem is full: free space there, or put the store elsewhere with --store DIR (or REPRO_STORE)")
+            libc::ENOSPC | libc::EDQUOT => Some(FULL),
+            libc::EACCES | libc::EPERM => {
+                Some("permission denied: check the owner and mode of that path")
             }
-            libc::EACCES | libc::EPERM => Some("permission denied: check the owner and mode of that path"),
             libc::EROFS => Some("the filesystem is read-only: use a writable --store DIR"),
             _ => None,
         }

@@ -292,10 +292,6 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let kind = kinds
                 .get(&pending.components.kind)
                 .with_context(|| format!("unknown kind `{}`", pending.components.kind))?;
-            crate::stage::cmd::set_limits(crate::stage::cmd::Limits {
-                memory_bytes: pending.resources.memory_bytes(),
-                timeout: pending.resources.timeout(),
-            });
             // The worker has written its reason to the stderr it was started with.
             match action::execute(&store, &key, &pending, kind) {
                 Ok(_) => Ok(exit::SUCCESS),

@@ -442,6 +442,10 @@ fn run_kind(
         repo_root: action.repo_root.clone(),
         threads: action.resources.cpus.max(1) as usize,
         gpus: visible_gpus(&action.resources),
+        limits: crate::stage::context::Limits {
+            memory_bytes: action.resources.memory_bytes(),
+            timeout: action.resources.timeout(),
+        },
         progress: Some(Box::new(progress)),
         checkpoints: Some(Box::new(StoreCheckpoints { store, key: *key })),
     };

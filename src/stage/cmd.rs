@@ -29,21 +29,6 @@ use std::time::{Duration, Instant};
 
 pub struct Cmd;
 
-/// What bounds one execution: `resources.memory` and `timeout:` of the pending action.
-#[derive(Debug, Clone, Default)]
-pub struct Limits {
-    pub memory_bytes: Option<u64>,
-    pub timeout: Option<Duration>,
-}
-
-static LIMITS: OnceLock<Limits> = OnceLock::new();
-
-/// Set once by `repro exec-stage`, from the pending action, before the stage runs: the
-/// [`StageContext`] does not carry resources (yet), and a worker executes one action.
-pub fn set_limits(limits: Limits) {
-    let _ = LIMITS.set(limits);
-}
-
 /// Time a command gets between TERM and KILL once its timeout has passed.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -88,7 +73,7 @@ impl StageKind for Cmd {
         )?;
         let in_dir = &ctx.in_dir;
         std::fs::create_dir_all(in_dir)?;
-        let limits = LIMITS.get().cloned().unwrap_or_default();
+        let limits = ctx.limits.clone();
         let mut sh = Command::new("sh");
         sh.arg("-c")
             .arg(&command)

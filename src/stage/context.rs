@@ -45,6 +45,14 @@ pub trait CheckpointStore {
     fn load(&self, dest: &Path) -> std::io::Result<bool>;
 }
 
+/// What bounds one execution: the stage's `resources.memory` and `timeout:` (the `cmd` kind
+/// enforces them on its command).
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    pub timeout: Option<std::time::Duration>,
+}
+
 pub struct StageContext<'a> {
     /// The stage's name in the pipeline (after matrix expansion).
     pub stage: String,
@@ -62,6 +70,7 @@ pub struct StageContext<'a> {
     pub threads: usize,
     /// GPU ids assigned to this stage (already in `CUDA_VISIBLE_DEVICES`).
     pub gpus: Vec<u32>,
+    pub limits: Limits,
     pub(crate) progress: Option<Box<dyn Write + 'a>>,
     pub(crate) checkpoints: Option<Box<dyn CheckpointStore + 'a>>,
 }
@@ -78,6 +87,7 @@ impl<'a> StageContext<'a> {
             repo_root,
             threads: 1,
             gpus: Vec::new(),
+            limits: Limits::default(),
             progress: None,
             checkpoints: None,
         }
