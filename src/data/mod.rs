@@ -14,6 +14,8 @@ pub mod mnist_csv;
 pub mod parallel;
 pub mod pool;
 pub mod pool_img2dataset;
+pub mod pool_laion;
 pub mod pool_mini;
+pub mod pool_table;
 pub mod render;
 pub mod wordnet;
