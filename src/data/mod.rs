@@ -8,6 +8,8 @@ pub mod imagefolder;
 pub mod imagenet;
 pub mod imagenot;
 pub mod imagenot_output;
+pub mod imagenot_select;
+pub mod imagenot_selection;
 pub mod imageops;
 pub mod loader;
 pub mod mnist_csv;

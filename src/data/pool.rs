@@ -8,7 +8,8 @@
 //! `url` says where the pixels are, as in LAION's metadata, where text is read first and only
 //! the selected images are fetched:
 //! - `pool:shards/pool-00003.tar#KEY.png`: inside this pool's own shards;
-//! - `wds:/abs/shard.tar#member.jpg`: inside an existing webdataset shard (img2dataset output,
+//! - `wds:/abs/shard.tar#member.jpg` (`#KEY.*`: an image of any format): inside an existing
+//!   webdataset shard (img2dataset output,
 //!   left where it is: copying LAION-scale shards would double terabytes);
 //! - `file:/abs/path.svg`: a file on disk;
 //! - `iconify:/abs/set.json#icon-name`: an icon body inside an `@iconify/json` set file.
@@ -180,6 +181,15 @@ pub fn safe_member_path(archive: &Path, entry_path: &Path) -> Result<String, Dat
 /// Visit every regular member of a tar archive (paths checked) with its bytes.
 pub fn for_each_member(
     archive: &Path,
+    f: impl FnMut(&str, Vec<u8>) -> Result<(), DataError>,
+) -> Result<(), DataError> {
+    for_each_member_where(archive, |_| true, f)
+}
+
+/// Visit the members `want` accepts; the others are skipped unread.
+pub fn for_each_member_where(
+    archive: &Path,
+    want: impl Fn(&str) -> bool,
     mut f: impl FnMut(&str, Vec<u8>) -> Result<(), DataError>,
 ) -> Result<(), DataError> {
     let file = File::open(archive).map_err(|e| DataError::io(archive, e))?;
@@ -191,7 +201,7 @@ pub fn for_each_member(
             .map_err(|e| DataError::io(archive, e))?
             .into_owned();
         let name = safe_member_path(archive, &raw)?;
-        if !entry.header().entry_type().is_file() {
+        if !entry.header().entry_type().is_file() || !want(&name) {
             continue;
         }
         let mut buf = Vec::with_capacity(entry.size() as usize);
@@ -255,13 +265,27 @@ pub fn fetch_payloads(
     }
     for (archive, wanted) in tars {
         let index: BTreeMap<String, usize> = wanted.iter().map(|(m, i)| (m.clone(), *i)).collect();
-        for_each_member(&archive, |name, bytes| {
-            if let Some(&i) = index.get(name) {
-                let ext = name.rsplit('.').next().unwrap_or("").to_lowercase();
-                out[i] = Ok(Payload { ext, bytes });
-            }
-            Ok(())
-        })?;
+        // `KEY.*` names an image of any format (img2dataset's `--encode_format`).
+        let lookup = |name: &str| {
+            index.get(name).copied().or_else(|| {
+                let (stem, ext) = name.rsplit_once('.')?;
+                let image = ["jpg", "jpeg", "png", "webp"].contains(&ext.to_lowercase().as_str());
+                image
+                    .then(|| index.get(&format!("{stem}.*")).copied())
+                    .flatten()
+            })
+        };
+        for_each_member_where(
+            &archive,
+            |name| lookup(name).is_some(),
+            |name, bytes| {
+                if let Some(i) = lookup(name) {
+                    let ext = name.rsplit('.').next().unwrap_or("").to_lowercase();
+                    out[i] = Ok(Payload { ext, bytes });
+                }
+                Ok(())
+            },
+        )?;
         for (m, i) in wanted {
             if out[i].as_ref().is_err_and(|e| e == "not fetched") {
                 out[i] = Err(format!("{}: no member `{m}`", archive.display()));
