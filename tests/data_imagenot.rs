@@ -23,10 +23,14 @@ fn run_stage(kind: &str, params: Value, inputs: &[(&str, &Path)], out: &Path) {
     k.run(&mut ctx).unwrap_or_else(|e| panic!("{kind}: {e}"));
 }
 
-/// The mini profile's parameters (keep in step with pipeline.yaml's mini_imagenot stage).
+/// The mini profile's parameters (keep in step with pipeline.yaml's mini_select stage).
+pub fn select_params() -> Value {
+    json!({"classes": "data/imagenot_classes.txt", "cut": 0.45, "per_class": 150, "min_per_class": 40})
+}
+
+/// ... and its mini_imagenot stage.
 pub fn mini_params() -> Value {
-    json!({"classes": "data/imagenot_classes.txt", "cut": 0.45, "per_class": 150, "min_per_class": 40,
-           "resolution": [32, 32], "seed": 0, "name": "mini-imagenot"})
+    json!({"per_class": 150, "min_per_class": 40, "resolution": [32, 32], "seed": 0, "name": "mini-imagenot"})
 }
 
 fn digest_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -54,14 +58,35 @@ fn mini_imagenot_builds_without_imagenet_classes_and_deterministically() {
         std::fs::create_dir_all(&p).expect("mkdir");
         p
     };
-    let (wn, inet, pool, a, b) = (d("wordnet"), d("imagenet"), d("pool"), d("a"), d("b"));
+    let (wn, inet, pool, sel, a, b) = (
+        d("wordnet"),
+        d("imagenet"),
+        d("pool"),
+        d("select"),
+        d("a"),
+        d("b"),
+    );
     let t = std::time::Instant::now();
     run_stage("wordnet", json!({}), &[], &wn);
     run_stage("imagenet_classes", json!({}), &[], &inet);
     run_stage("caption_pool", json!({"importer": "mini"}), &[], &pool);
-    let inputs = [
+    let select_inputs = [
         ("wordnet", wn.as_path()),
         ("imagenet_classes", inet.as_path()),
+        ("mini_pool", pool.as_path()),
+    ];
+    run_stage("imagenot_select", select_params(), &select_inputs, &sel);
+    for f in [
+        "selection.parquet",
+        "download.parquet",
+        "selection.json",
+        "selection.md",
+        "candidates.tsv",
+    ] {
+        assert!(sel.join(f).exists(), "{f}");
+    }
+    let inputs = [
+        ("mini_select", sel.as_path()),
         ("mini_pool", pool.as_path()),
     ];
     run_stage("imagenot_build", mini_params(), &inputs, &a);
@@ -71,7 +96,7 @@ fn mini_imagenot_builds_without_imagenet_classes_and_deterministically() {
     );
     eprintln!(
         "{}",
-        std::fs::read_to_string(a.join("selection.md")).expect("report")
+        std::fs::read_to_string(sel.join("selection.md")).expect("report")
     );
 
     if let Ok(keep) = std::env::var("REPRO_KEEP_BUILD") {
@@ -111,7 +136,7 @@ fn mini_imagenot_builds_without_imagenet_classes_and_deterministically() {
     assert!(train + val >= 1000, "{train} + {val}");
     assert!(val * 4 >= train / 2 && val < train, "about a 20% val split");
     let report: Value =
-        serde_json::from_slice(&std::fs::read(a.join("selection.json")).expect("json"))
+        serde_json::from_slice(&std::fs::read(sel.join("selection.json")).expect("json"))
             .expect("parse");
     assert!(report["similarity_histogram"]
         .as_array()

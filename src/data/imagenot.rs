@@ -9,13 +9,14 @@
 //! 3. keep up to `per_class` pairs per class, most similar first; drop classes left with fewer
 //!    than `min_per_class`; render or decode only those images; split train/val with a seed.
 //!
-//! The encoder is a trait object so that this file needs no tch: the stage passes the tch
-//! sentence encoder, tests may pass any embedder.
+//! This file holds the classes and the matcher; steps 2–3 stream in `imagenot_select.rs`
+//! (text) and `imagenot_output.rs` (pixels). The encoder is a trait object so that no data
+//! file needs tch: the stage passes the tch sentence encoder, tests may pass any embedder.
 
 use super::imagenet;
 use super::pool::PoolRecord;
 use super::wordnet::WordNet;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 /// Embeds texts as unit vectors.
 pub trait TextEmbedder {
@@ -191,108 +192,6 @@ pub fn select_classes(
         .collect()
 }
 
-/// A caption that matched exactly one class, with its similarity to the class text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub pool_index: usize,
-    pub class: usize,
-    pub similarity: f32,
-}
-
-/// What matching and the similarity filter found, before any pixel is touched.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    /// Per class: candidates that passed the cut, most similar first, at most `per_class`.
-    pub kept: Vec<Vec<Candidate>>,
-    /// Per class: single-class matches before the cut.
-    pub matched: Vec<usize>,
-    /// Per class: matches at or above the cut.
-    pub passed: Vec<usize>,
-    /// Captions matching two or more classes (dropped).
-    pub multi_class: usize,
-    /// Every embedded single-class candidate with its similarity (for the report).
-    pub all: Vec<Candidate>,
-}
-
-/// Steps 1–3 (without pixels): match, embed, cut, rank.
-pub fn select(
-    classes: &[ClassDef],
-    pool: &[PoolRecord],
-    embedder: &mut dyn TextEmbedder,
-    cut: f32,
-    per_class: usize,
-    min_per_class: usize,
-) -> Result<Selection, String> {
-    let matcher = Matcher::new(classes);
-    let mut sel = Selection {
-        matched: vec![0; classes.len()],
-        passed: vec![0; classes.len()],
-        ..Default::default()
-    };
-    let mut singles: Vec<(usize, usize)> = Vec::new();
-    for (i, r) in pool.iter().enumerate() {
-        let m = matcher.classes_in(&r.caption);
-        match m.len() {
-            0 => {}
-            1 => singles.push((i, *m.iter().next().expect("one"))),
-            _ => sel.multi_class += 1,
-        }
-    }
-    for &(_, c) in &singles {
-        sel.matched[c] += 1;
-    }
-    // A class with fewer matches than `min_per_class` can never be kept: its captions need no
-    // embedding (most of the published classes barely occur in a small pool).
-    singles.retain(|&(_, c)| sel.matched[c] >= min_per_class);
-    // Embed each distinct text once: many icons share a name across sets.
-    let mut texts: Vec<String> = classes.iter().map(ClassDef::class_text).collect();
-    let mut text_index: HashMap<&str, usize> = HashMap::new();
-    let mut caption_slot = Vec::with_capacity(singles.len());
-    for &(i, _) in &singles {
-        let cap = pool[i].caption.as_str();
-        let next = classes.len() + text_index.len();
-        let slot = *text_index.entry(cap).or_insert(next);
-        if slot == next {
-            texts.push(cap.to_string());
-        }
-        caption_slot.push(slot);
-    }
-    let vecs = embedder.embed(&texts)?;
-    if vecs.len() != texts.len() {
-        return Err(format!(
-            "embedder returned {} vectors for {} texts",
-            vecs.len(),
-            texts.len()
-        ));
-    }
-    let mut per: Vec<Vec<Candidate>> = vec![Vec::new(); classes.len()];
-    for (&(i, c), &slot) in singles.iter().zip(&caption_slot) {
-        let similarity: f32 = vecs[c].iter().zip(&vecs[slot]).map(|(a, b)| a * b).sum();
-        let cand = Candidate {
-            pool_index: i,
-            class: c,
-            similarity,
-        };
-        sel.all.push(cand.clone());
-        if similarity >= cut {
-            sel.passed[c] += 1;
-            per[c].push(cand);
-        }
-    }
-    for (c, list) in per.iter_mut().enumerate() {
-        // Most similar first; ties by pool key so the order never depends on the pool's order.
-        list.sort_by(|a, b| {
-            b.similarity
-                .total_cmp(&a.similarity)
-                .then_with(|| pool[a.pool_index].key.cmp(&pool[b.pool_index].key))
-        });
-        list.truncate(per_class);
-        debug_assert!(list.iter().all(|x| x.class == c));
-    }
-    sel.kept = per;
-    Ok(sel)
-}
-
 /// Histogram of similarities in `bins` equal bins over [lo, hi): (bin start, count).
 pub fn histogram(
     values: impl Iterator<Item = f32>,
@@ -317,20 +216,6 @@ pub fn wnid_set(path: &std::path::Path) -> Result<BTreeSet<String>, super::error
     Ok(imagenet::read_wnids(path)?.into_iter().collect())
 }
 
-/// Per-class counts of licenses among the kept pairs (for the report and class table).
-pub fn licenses(sel: &Selection, pool: &[PoolRecord]) -> Vec<BTreeMap<String, usize>> {
-    sel.kept
-        .iter()
-        .map(|list| {
-            let mut m = BTreeMap::new();
-            for c in list {
-                *m.entry(pool[c.pool_index].license.clone()).or_insert(0) += 1;
-            }
-            m
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,23 +234,6 @@ mod tests {
                 .map(|l| parse_line(l).expect("p").expect("s"))
                 .map(|s| (s.wnid.clone(), s))
                 .collect(),
-        }
-    }
-
-    struct BagOfWords;
-    impl TextEmbedder for BagOfWords {
-        fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
-            Ok(texts
-                .iter()
-                .map(|t| {
-                    let mut v = [0f32; 16];
-                    for w in normalize(t).split(' ') {
-                        v[w.bytes().map(usize::from).sum::<usize>() % 16] += 1.0;
-                    }
-                    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
-                    v.iter().map(|x| x / n).collect()
-                })
-                .collect())
         }
     }
 
@@ -392,29 +260,6 @@ mod tests {
             "no match inside words"
         );
         assert_eq!(m.classes_in("pup eating a hot dog").len(), 2);
-        let rec = |k: &str, c: &str| PoolRecord {
-            key: k.into(),
-            caption: c.into(),
-            width: 1,
-            height: 1,
-            source: "t".into(),
-            license: "MIT".into(),
-            url: String::new(),
-        };
-        let pool = vec![
-            rec("a", "pup"),
-            rec("b", "pup eating a hot dog"),
-            rec("c", "hot dog"),
-            rec("d", "pup, a young dog"),
-        ];
-        let sel = select(&classes, &pool, &mut BagOfWords, -1.0, 1, 0).expect("select");
-        assert_eq!(sel.multi_class, 1);
-        assert_eq!(sel.matched, vec![0, 1, 2]);
-        assert_eq!(sel.kept[2].len(), 1, "per_class caps the class");
-        assert_eq!(
-            pool[sel.kept[2][0].pool_index].key, "d",
-            "the most similar caption is kept first"
-        );
         let h = histogram([0.1f32, 0.5, 0.99, 2.0].into_iter(), 0.0, 1.0, 4);
         assert_eq!(h.iter().map(|x| x.1).collect::<Vec<_>>(), vec![1, 0, 1, 2]);
     }

@@ -1,13 +1,15 @@
 //! The caption pool: image–caption pairs in one format, whatever their source.
 //!
 //! ```text
-//! pool.tsv                 key, caption, width, height, source, license, url  (one row a pair)
+//! pool.parquet             key, URL, TEXT, WIDTH, HEIGHT, LICENSE, source  (one row a pair;
+//!                          LAION's column names, written and read a batch at a time: pool_table.rs)
 //! shards/pool-NNNNN.tar    webdataset shards: KEY.png|jpg|svg, KEY.txt (caption), KEY.json
 //! ```
 //! `url` says where the pixels are, as in LAION's metadata, where text is read first and only
 //! the selected images are fetched:
 //! - `pool:shards/pool-00003.tar#KEY.png`: inside this pool's own shards;
-//! - `wds:/abs/shard.tar#member.jpg`: inside an existing webdataset shard (img2dataset output,
+//! - `wds:/abs/shard.tar#member.jpg` (`#KEY.*`: an image of any format): inside an existing
+//!   webdataset shard (img2dataset output,
 //!   left where it is: copying LAION-scale shards would double terabytes);
 //! - `file:/abs/path.svg`: a file on disk;
 //! - `iconify:/abs/set.json#icon-name`: an icon body inside an `@iconify/json` set file.
@@ -16,13 +18,13 @@
 //! refused with an error naming the archive and the member.
 
 use super::error::DataError;
+use super::pool_table::{for_each_pool_batch, PoolTableWriter};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Read};
 use std::path::{Component, Path, PathBuf};
 
-pub const POOL_TSV: &str = "pool.tsv";
 /// Pairs per pool shard.
 pub const SHARD_PAIRS: usize = 4096;
 
@@ -43,10 +45,10 @@ fn clean(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Writes a pool: rows for `pool.tsv`, payloads into webdataset shards.
+/// Writes a pool: rows into `pool.parquet` as they come, payloads into webdataset shards.
 pub struct PoolWriter {
     dir: PathBuf,
-    rows: Vec<PoolRecord>,
+    rows: PoolTableWriter,
     tar: Option<tar::Builder<BufWriter<File>>>,
     shard: usize,
     in_shard: usize,
@@ -58,7 +60,7 @@ impl PoolWriter {
         fs::create_dir_all(&shards).map_err(|e| DataError::io(&shards, e))?;
         Ok(PoolWriter {
             dir: dir.to_path_buf(),
-            rows: Vec::new(),
+            rows: PoolTableWriter::create(dir)?,
             tar: None,
             shard: 0,
             in_shard: 0,
@@ -87,6 +89,8 @@ impl PoolWriter {
             self.tar = Some(tar::Builder::new(BufWriter::new(f)));
         }
         rec.caption = clean(&rec.caption);
+        rec.source = clean(&rec.source);
+        rec.license = clean(&rec.license);
         rec.url = format!("pool:{}#{}.{ext}", self.shard_name(), rec.key);
         let json = serde_json::to_vec(&rec).expect("record serializes");
         let shard_path = self.dir.join(self.shard_name());
@@ -105,14 +109,15 @@ impl PoolWriter {
                 .map_err(|e| DataError::io(&shard_path, e))?;
         }
         self.in_shard += 1;
-        self.rows.push(rec);
-        Ok(())
+        self.rows.push(rec)
     }
 
     /// Add a pair whose pixels stay where `rec.url` points.
-    pub fn add_reference(&mut self, mut rec: PoolRecord) {
+    pub fn add_reference(&mut self, mut rec: PoolRecord) -> Result<(), DataError> {
         rec.caption = clean(&rec.caption);
-        self.rows.push(rec);
+        rec.source = clean(&rec.source);
+        rec.license = clean(&rec.license);
+        self.rows.push(rec)
     }
 
     fn close_shard(&mut self) -> Result<(), DataError> {
@@ -124,55 +129,21 @@ impl PoolWriter {
         Ok(())
     }
 
-    /// Close the last shard and write `pool.tsv`; returns the number of pairs.
+    /// Close the last shard and the row table; returns the number of pairs.
     pub fn finish(mut self) -> Result<usize, DataError> {
         self.close_shard()?;
-        let path = self.dir.join(POOL_TSV);
-        let mut s = String::from("key\tcaption\twidth\theight\tsource\tlicense\turl\n");
-        for r in &self.rows {
-            s.push_str(&format!(
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-                r.key,
-                r.caption.replace('\t', " "),
-                r.width,
-                r.height,
-                clean(&r.source),
-                clean(&r.license),
-                r.url
-            ));
-        }
-        fs::write(&path, s).map_err(|e| DataError::io(&path, e))?;
-        Ok(self.rows.len())
+        self.rows.finish()
     }
 }
 
-/// Read `pool.tsv` of the pool in `dir`.
+/// Read every row of the pool in `dir` (for pools that fit in memory: tests, the mini pool's
+/// class ranking; stages stream with [`for_each_pool_batch`]).
 pub fn read_pool(dir: &Path) -> Result<Vec<PoolRecord>, DataError> {
-    let path = dir.join(POOL_TSV);
-    let text = fs::read_to_string(&path).map_err(|e| DataError::io(&path, e))?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let c: Vec<&str> = line.split('\t').collect();
-        if c.len() != 7 {
-            return Err(DataError::format(
-                &path,
-                format!("line {}: expected 7 columns, found {}", i + 1, c.len()),
-            ));
-        }
-        let num = |s: &str| {
-            s.parse::<u32>()
-                .map_err(|_| DataError::format(&path, format!("line {}: bad number `{s}`", i + 1)))
-        };
-        out.push(PoolRecord {
-            key: c[0].into(),
-            caption: c[1].into(),
-            width: num(c[2])?,
-            height: num(c[3])?,
-            source: c[4].into(),
-            license: c[5].into(),
-            url: c[6].into(),
-        });
-    }
+    for_each_pool_batch(dir, |rows| {
+        out.extend(rows);
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -210,6 +181,15 @@ pub fn safe_member_path(archive: &Path, entry_path: &Path) -> Result<String, Dat
 /// Visit every regular member of a tar archive (paths checked) with its bytes.
 pub fn for_each_member(
     archive: &Path,
+    f: impl FnMut(&str, Vec<u8>) -> Result<(), DataError>,
+) -> Result<(), DataError> {
+    for_each_member_where(archive, |_| true, f)
+}
+
+/// Visit the members `want` accepts; the others are skipped unread.
+pub fn for_each_member_where(
+    archive: &Path,
+    want: impl Fn(&str) -> bool,
     mut f: impl FnMut(&str, Vec<u8>) -> Result<(), DataError>,
 ) -> Result<(), DataError> {
     let file = File::open(archive).map_err(|e| DataError::io(archive, e))?;
@@ -221,7 +201,7 @@ pub fn for_each_member(
             .map_err(|e| DataError::io(archive, e))?
             .into_owned();
         let name = safe_member_path(archive, &raw)?;
-        if !entry.header().entry_type().is_file() {
+        if !entry.header().entry_type().is_file() || !want(&name) {
             continue;
         }
         let mut buf = Vec::with_capacity(entry.size() as usize);
@@ -285,13 +265,27 @@ pub fn fetch_payloads(
     }
     for (archive, wanted) in tars {
         let index: BTreeMap<String, usize> = wanted.iter().map(|(m, i)| (m.clone(), *i)).collect();
-        for_each_member(&archive, |name, bytes| {
-            if let Some(&i) = index.get(name) {
-                let ext = name.rsplit('.').next().unwrap_or("").to_lowercase();
-                out[i] = Ok(Payload { ext, bytes });
-            }
-            Ok(())
-        })?;
+        // `KEY.*` names an image of any format (img2dataset's `--encode_format`).
+        let lookup = |name: &str| {
+            index.get(name).copied().or_else(|| {
+                let (stem, ext) = name.rsplit_once('.')?;
+                let image = ["jpg", "jpeg", "png", "webp"].contains(&ext.to_lowercase().as_str());
+                image
+                    .then(|| index.get(&format!("{stem}.*")).copied())
+                    .flatten()
+            })
+        };
+        for_each_member_where(
+            &archive,
+            |name| lookup(name).is_some(),
+            |name, bytes| {
+                if let Some(i) = lookup(name) {
+                    let ext = name.rsplit('.').next().unwrap_or("").to_lowercase();
+                    out[i] = Ok(Payload { ext, bytes });
+                }
+                Ok(())
+            },
+        )?;
         for (m, i) in wanted {
             if out[i].as_ref().is_err_and(|e| e == "not fetched") {
                 out[i] = Err(format!("{}: no member `{m}`", archive.display()));
@@ -336,7 +330,7 @@ mod tests {
         fs::write(&f, b"png!").expect("w");
         let mut r2 = rec("k2");
         r2.url = format!("file:{}", f.display());
-        w.add_reference(r2);
+        w.add_reference(r2).expect("add");
         assert_eq!(w.finish().expect("finish"), 2);
         let rows = read_pool(dir.path()).expect("read");
         assert_eq!(rows[0].caption, "a caption for k1");

@@ -94,7 +94,7 @@ pub fn import_img2dataset(
                     license.to_string()
                 },
                 url: format!("wds:{}#{key}.{ext}", abs.display()),
-            });
+            })?;
             added += 1;
         }
     }

@@ -303,7 +303,7 @@ pub fn import_iconify(
                 source: format!("iconify:{prefix} ({title}; {category})"),
                 license: license.to_string(),
                 url: format!("iconify:{}#{name}", abs.display()),
-            });
+            })?;
             n += 1;
         }
     }

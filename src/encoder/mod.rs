@@ -79,12 +79,20 @@ pub struct SentenceEncoder {
     weights: HashMap<String, Tensor>,
     tokenizer: Tokenizer,
     device: Device,
+    /// Weight and activation precision: f32 on the CPU, bf16 on a GPU.
+    kind: Kind,
     pub model_dir: PathBuf,
 }
 
 impl SentenceEncoder {
-    /// Load from a model directory; a missing directory names the set-up command.
+    /// Load from a model directory in f32; a missing directory names the set-up command.
     pub fn load(dir: &Path, device: Device) -> Result<SentenceEncoder> {
+        Self::load_as(dir, device, Kind::Float)
+    }
+
+    /// Load with weights and activations in `kind` (bf16 on a GPU: same code, half the
+    /// memory traffic); pooling and normalisation stay in f32.
+    pub fn load_as(dir: &Path, device: Device, kind: Kind) -> Result<SentenceEncoder> {
         for f in ["config.json", "model.safetensors", "tokenizer.json"] {
             let p = dir.join(f);
             if !p.exists() {
@@ -103,7 +111,7 @@ impl SentenceEncoder {
                 .find_map(|p| name.strip_prefix(p))
                 .unwrap_or(&name)
                 .to_string();
-            weights.insert(name, t.to_kind(Kind::Float).to_device(device));
+            weights.insert(name, t.to_kind(kind).to_device(device));
         }
         let tk = dir.join("tokenizer.json");
         let mut tokenizer =
@@ -119,6 +127,7 @@ impl SentenceEncoder {
             weights,
             tokenizer,
             device,
+            kind,
             model_dir: dir.to_path_buf(),
         };
         enc.w("embeddings.word_embeddings.weight")?;
@@ -181,7 +190,7 @@ impl SentenceEncoder {
         let (h, nh) = (self.cfg.hidden, self.cfg.heads);
         let hd = h / nh;
         // Additive mask: 0 for tokens, a large negative for padding, broadcast over heads/queries.
-        let bias = ((mask.to_kind(Kind::Float) - 1.0) * 1e9).view([b, 1, 1, t]);
+        let bias = ((mask.to_kind(self.kind) - 1.0) * 1e9).view([b, 1, 1, t]);
         for l in 0..self.cfg.layers {
             let p = format!("encoder.layer.{l}");
             let split = |y: Tensor| y.view([b, t, nh, hd]).transpose(1, 2);
@@ -190,7 +199,7 @@ impl SentenceEncoder {
             let v = split(self.linear(&x, &format!("{p}.attention.self.value"))?);
             let scores = q.matmul(&k.transpose(-1, -2)) / (hd as f64).sqrt() + &bias;
             let ctx = scores
-                .softmax(-1, Kind::Float)
+                .softmax(-1, self.kind)
                 .matmul(&v)
                 .transpose(1, 2)
                 .contiguous()
@@ -254,7 +263,7 @@ impl SentenceEncoder {
                 let shape = [chunk.len() as i64, len as i64];
                 let ids = Tensor::from_slice(&ids).view(shape).to_device(self.device);
                 let mask = Tensor::from_slice(&mask).view(shape).to_device(self.device);
-                let hidden = self.forward(&ids, &mask)?;
+                let hidden = self.forward(&ids, &mask)?.to_kind(Kind::Float);
                 let m = mask.to_kind(Kind::Float).unsqueeze(-1);
                 let summed = (hidden * &m).sum_dim_intlist(1, false, Kind::Float);
                 let mean = summed / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);

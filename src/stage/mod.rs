@@ -21,6 +21,8 @@ pub mod finetune;
 pub mod imagenet_classes;
 #[cfg(feature = "torch")]
 pub mod imagenot_build;
+#[cfg(feature = "torch")]
+pub mod imagenot_select;
 pub mod rank_stats;
 pub mod report;
 #[cfg(feature = "torch")]
@@ -74,6 +76,8 @@ pub fn registry() -> Vec<Box<dyn StageKind>> {
         Box::new(dataset_contrast::DatasetContrast),
         #[cfg(feature = "torch")]
         Box::new(imagenot_build::ImagenotBuild),
+        #[cfg(feature = "torch")]
+        Box::new(imagenot_select::ImagenotSelect),
         Box::new(rank_stats::RankStats),
         Box::new(classification_stats::ClassificationStatsKind),
         Box::new(report::ReportKind),
