@@ -38,8 +38,18 @@ impl Engine<'_> {
     /// Look up the record for `comps`; a record whose outputs are gone or modified counts as a
     /// miss (and a modified object is quarantined, so the rerun writes it afresh).
     pub fn lookup(&self, i: usize, comps: &KeyComponents) -> Result<Lookup, EngineError> {
-        let key = comps.key();
-        match RecordHead::load(self.store, &key, comps) {
+        self.lookup_key(i, comps, &comps.key())
+    }
+
+    /// [`Engine::lookup`] when the key of `comps` is already known (hashing the components is
+    /// the no-op run's largest cost).
+    pub fn lookup_key(
+        &self,
+        i: usize,
+        comps: &KeyComponents,
+        key: &ActionKey,
+    ) -> Result<Lookup, EngineError> {
+        match RecordHead::load(self.store, key, comps) {
             Ok(Some(rec)) if rec.outputs_intact(self.store) => return Ok(Lookup::Hit(rec.output)),
             Ok(Some(_)) => {
                 return Ok(Lookup::Miss(vec![

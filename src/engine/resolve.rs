@@ -30,7 +30,7 @@ impl Engine<'_> {
     pub fn resolve(&self, i: usize, input_outputs: &[Digest]) -> Result<Resolved, EngineError> {
         let components = self.components(i, input_outputs)?;
         let key = components.key();
-        let local = self.lookup(i, &components)?;
+        let local = self.lookup_key(i, &components, &key)?;
         Ok(Resolved {
             components,
             key,
