@@ -304,14 +304,7 @@ impl Executor for LocalExecutor {
             match self.rx.recv_timeout(left.max(Duration::from_millis(50))) {
                 Ok(Event::Ended { job, end }) => {
                     self.ended(job);
-                    out.push((
-                        job,
-                        if end == JobEnd::Succeeded {
-                            end
-                        } else {
-                            JobEnd::Cancelled
-                        },
-                    ));
+                    out.push((job, end.or_cancelled()));
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,

@@ -62,6 +62,16 @@ pub enum JobEnd {
     Cancelled,
 }
 
+impl JobEnd {
+    /// How a job that was being cancelled ended: a success stands, anything else is the cancel.
+    pub fn or_cancelled(self) -> JobEnd {
+        match self {
+            JobEnd::Succeeded => JobEnd::Succeeded,
+            _ => JobEnd::Cancelled,
+        }
+    }
+}
+
 /// What [`Executor::wait`] reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {

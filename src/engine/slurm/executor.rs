@@ -290,14 +290,7 @@ impl Executor for SlurmExecutor {
         let mut out = Vec::new();
         while let Some(ev) = self.ready.pop_front() {
             if let Event::Ended { job, end } = ev {
-                out.push((
-                    job,
-                    if end == JobEnd::Succeeded {
-                        end
-                    } else {
-                        JobEnd::Cancelled
-                    },
-                ));
+                out.push((job, end.or_cancelled()));
             }
         }
         // Still listed after the grace: scancel was sent; count them as cancelled.
