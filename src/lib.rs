@@ -4,8 +4,10 @@
 //! Layers; each module imports (`crate::…`) only from modules on the lines below its own:
 //! - `cli`: arguments, terminal output, exit statuses; drives everything below.
 //! - `remote`: shared caches (a directory, S3) behind the engine's `SharedCache` trait.
-//! - `engine` (plan, exec, action, fingerprint): keys, plans and runs a pipeline against a store;
-//!   it knows stage kinds only through [`stage::StageKind`] and the registry, nothing of ML.
+//! - `engine` (resolve, plan, scheduler, executor, slurm, action, fingerprint): keys, plans and
+//!   runs a pipeline against a store, handing stages to an executor (local processes, Slurm
+//!   jobs); it knows stage kinds only through [`stage::StageKind`] and the registry, nothing of
+//!   ML.
 //! - `stage`: the stage kinds, one file each (`src/stage/<kind>.rs`), adapting `data`, `ml`,
 //!   `encoder`, `stats` and `report` to a [`stage::StageContext`]. A kind's code identity is the
 //!   import closure of its file (build.rs), so the arrows here are what decides what reruns.
