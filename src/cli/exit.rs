@@ -31,6 +31,9 @@ pub fn classify(error: &anyhow::Error) -> i32 {
             match e {
                 EngineError::Store(e) => store(e),
                 EngineError::Exec(e) => Some(exec(e)),
+                EngineError::Publish { source, .. } if is_environment_io(source) => {
+                    Some(ENVIRONMENT)
+                }
                 _ => None,
             }
         } else if let Some(e) = cause.downcast_ref::<RemoteError>() {

@@ -41,8 +41,24 @@ pub enum EngineError {
     },
     #[error(transparent)]
     Exec(#[from] executor::ExecError),
+    /// A target that names no stage (the message lists what does).
     #[error("{0}")]
-    Plan(String),
+    Target(String),
+    #[error(
+        "missing data paths; nothing was run:\n{list}\nsupply them, or fix the paths in {file}"
+    )]
+    MissingData { list: String, file: PathBuf },
+    #[error("unknown kind `{0}`; `repro kinds` lists the kinds this binary knows")]
+    UnknownKind(String),
+    /// The shared cache (a remote) has a record it cannot deliver or that is refused.
+    #[error("{0}")]
+    Shared(String),
+    #[error("publishing `{stage}` to {path}: {source}")]
+    Publish {
+        stage: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The registered stage kinds, as the pipeline validator sees them.
@@ -102,7 +118,7 @@ impl<'a> Engine<'a> {
         let name = &self.pipeline.stages[i].kind;
         self.kinds
             .get(name)
-            .ok_or_else(|| EngineError::Plan(format!("unknown kind `{name}`")))
+            .ok_or_else(|| EngineError::UnknownKind(name.clone()))
     }
 
     fn code_fingerprint(&self, i: usize) -> Result<Digest, EngineError> {

@@ -30,7 +30,7 @@ impl Engine<'_> {
             return Ok((Vec::new(), Vec::new()));
         }
         let names: Vec<String> = wanted.iter().map(|&i| p.stages[i].name.clone()).collect();
-        let selection = p.select(&names).map_err(EngineError::Plan)?;
+        let selection = p.select(&names).map_err(EngineError::Target)?;
         let status = self.status(&selection)?;
         let (mut done, mut stale) = (Vec::new(), Vec::new());
         for &i in &wanted {
@@ -57,12 +57,10 @@ impl Engine<'_> {
                 std::process::id()
             ));
             let _ = make_writable_and_remove(&tmp);
-            let io = |e: std::io::Error, what: &PathBuf| {
-                EngineError::Plan(format!(
-                    "publishing `{}` to {}: {e}",
-                    stage.name,
-                    what.display()
-                ))
+            let io = |source: std::io::Error, what: &PathBuf| EngineError::Publish {
+                stage: stage.name.clone(),
+                path: what.clone(),
+                source,
             };
             let tree = self.store.materialize(&output, &tmp, false)?;
             fs::create_dir_all(&dir).map_err(|e| io(e, &dir))?;

@@ -75,7 +75,7 @@ pub fn run(
     executor: &mut dyn Executor,
 ) -> Result<RunSummary, EngineError> {
     let p = engine.pipeline;
-    let selection = p.select(&opts.targets).map_err(EngineError::Plan)?;
+    let selection = p.select(&opts.targets).map_err(EngineError::Target)?;
     for &i in &selection {
         let s = &p.stages[i];
         executor.check(&s.name, &s.resources)?;
@@ -86,11 +86,10 @@ pub fn run(
             .iter()
             .map(|(s, d)| format!("  {d} (dep of stage `{s}`)"))
             .collect();
-        return Err(EngineError::Plan(format!(
-            "missing data paths; nothing was run:\n{}\nsupply them, or fix the paths in {}",
-            list.join("\n"),
-            p.file.display()
-        )));
+        return Err(EngineError::MissingData {
+            list: list.join("\n"),
+            file: p.file.clone(),
+        });
     }
     let forced: HashSet<usize> = if !opts.force {
         HashSet::new()

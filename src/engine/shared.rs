@@ -49,7 +49,7 @@ impl Engine<'_> {
                 Lookup::Miss(_) => Ok(None),
             },
             Ok(false) => Ok(None),
-            Err(message) => Err(EngineError::Plan(message)),
+            Err(message) => Err(EngineError::Shared(message)),
         }
     }
 
