@@ -11,8 +11,15 @@
 //! store/gc.lock                   gc deletes under it exclusively, writers refresh shared (gc.rs)
 //! store/quarantine/               objects found corrupt, kept for inspection
 //! store/tmp/                      write, fsync, rename: a crash never leaves a half object
-//! store/work/                     per-execution scratch (inputs, outputs, log)
-//! store/logs/                     logs of failed executions
+//! store/files/sha256/ab/cdef…     objects decompressed, read-only: what stage inputs hard-link
+//!                                 to (with `.stamp` and `.lock` beside; see file_cache.rs)
+//! store/pending/<key>.json        an action planned and not yet published (what exec-stage runs)
+//! store/work/<key>.<nonce>/       one execution's scratch (inputs, outputs, log), unless
+//!                                 REPRO_SCRATCH / SLURM_TMPDIR put it on node-local disk
+//! store/work/<key>.lock           held by an execution and every process it started
+//! store/work/<key>.progress       a running stage's progress channel (REPRO_PROGRESS)
+//! store/jobs/<key>.json           the Slurm job an action was submitted as, until it settles
+//! store/logs/                     logs of failed executions; logs/slurm/<job>.log of Slurm jobs
 //! ```
 //! Objects and records are immutable and content-named, so concurrent writers need no global
 //! lock and a store can be shared by copying what is missing.
