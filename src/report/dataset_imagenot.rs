@@ -8,6 +8,7 @@ use super::figure::{font, render_figure, Figure};
 use super::markdown::{num, table, write_readme};
 use super::{io_err, Provenance, Report, ReportError, ReportInputs};
 use crate::data::dataset::Dataset;
+use crate::data::imagenot_selection::SelectionSummary;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -32,6 +33,73 @@ struct Selection {
     single_class_matches: usize,
     similarity_histogram: Vec<Bin>,
     classes: Vec<SelClass>,
+}
+
+/// The report's view of how the dataset was chosen: a builder's own `selection.json` (one
+/// stage that selected and built), or the `imagenot_select` stage's summary joined with the
+/// build's `build.json` (what each class kept after decoding).
+fn load_selection(selection_dir: &Path, dataset_dir: &Path) -> Result<Selection, ReportError> {
+    let path = selection_dir.join("selection.json");
+    let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+    if let Ok(sel) = serde_json::from_slice::<Selection>(&bytes) {
+        return Ok(sel);
+    }
+    let summary: SelectionSummary =
+        serde_json::from_slice(&bytes).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    let build_path = dataset_dir.join("build.json");
+    let bytes = std::fs::read(&build_path).map_err(io_err(&build_path))?;
+    let build: BuildReport = serde_json::from_slice(&bytes)
+        .map_err(|e| fail(format!("{}: {e}", build_path.display())))?;
+    let built: std::collections::HashMap<&str, &BuildClass> =
+        build.classes.iter().map(|c| (c.wnid.as_str(), c)).collect();
+    Ok(Selection {
+        cut: f64::from(summary.params.cut),
+        classes_considered: summary.classes.len(),
+        classes_in_dataset: build.classes_in_dataset,
+        images_train: build.images_train,
+        images_val: build.images_val,
+        multi_class_captions_dropped: summary.multi_class_captions_dropped,
+        single_class_matches: summary.single_class_matches,
+        similarity_histogram: summary
+            .similarity_histogram
+            .iter()
+            .map(|&(from, count)| Bin {
+                from: f64::from(from),
+                count,
+            })
+            .collect(),
+        classes: summary
+            .classes
+            .iter()
+            .map(|c| {
+                let b = built.get(c.wnid.as_str());
+                SelClass {
+                    wnid: c.wnid.clone(),
+                    lemma: c.lemma.clone(),
+                    matched: c.matched,
+                    passed_cut: c.passed_cut,
+                    kept: b.map_or(0, |b| b.images),
+                    in_dataset: b.is_some_and(|b| b.in_dataset),
+                }
+            })
+            .collect(),
+    })
+}
+
+/// The parts of `imagenot_build`'s `build.json` this report shows.
+#[derive(Deserialize)]
+struct BuildReport {
+    classes_in_dataset: usize,
+    images_train: usize,
+    images_val: usize,
+    classes: Vec<BuildClass>,
+}
+
+#[derive(Deserialize)]
+struct BuildClass {
+    wnid: String,
+    images: usize,
+    in_dataset: bool,
 }
 
 #[derive(Deserialize)]
@@ -90,10 +158,7 @@ impl Report for DatasetImageNot {
             .datasets
             .first()
             .ok_or_else(|| fail("needs an ImageNot dataset stage as input".into()))?;
-        let path = d.dir.join("selection.json");
-        let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-        let sel: Selection =
-            serde_json::from_slice(&bytes).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        let sel = load_selection(&d.selection_dir, &d.dir)?;
         let ds = Dataset::open(&d.dir).map_err(|e| fail(e.to_string()))?;
         let samples = samples(&ds, &d.dir)?;
         let (h, w) = (ds.meta.height as usize, ds.meta.width as usize);
@@ -473,7 +538,8 @@ mod tests {
             stats: Vec::new(),
             datasets: vec![NamedDataset {
                 name: "toy".into(),
-                dir: ds,
+                dir: ds.clone(),
+                selection_dir: ds,
             }],
             ..Default::default()
         };

@@ -87,6 +87,9 @@ pub struct NamedStats {
 pub struct NamedDataset {
     pub name: String,
     pub dir: PathBuf,
+    /// The folder holding the `selection.json` that chose the dataset's images: the dataset's
+    /// own, or (since selection is a stage of its own, `imagenot_select`) the selection stage's.
+    pub selection_dir: PathBuf,
 }
 
 /// Everything a report may draw. The first comparison is the primary one (Figure 1).

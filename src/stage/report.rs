@@ -26,6 +26,7 @@ use crate::stats::RankStatsResult;
 use crate::store::Digest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 
 pub struct ReportKind;
 
@@ -110,25 +111,47 @@ impl StageKind for ReportKind {
             command: p.command.clone(),
             repro_version: env!("CARGO_PKG_VERSION").to_string(),
         };
-        // Dataset stages that hold a builder's selection report (for `dataset-imagenot`).
+        // Dataset stages built from a selection report (for `dataset-imagenot`). The report is
+        // in the dataset's folder, or in the one input that holds a selection and no dataset
+        // (the `imagenot_select` stage the dataset was built from).
+        let has = |dir: &Path, file: &str| dir.join(file).is_file();
+        let selections: Vec<&PathBuf> = ctx
+            .inputs
+            .values()
+            .filter(|dir| has(dir, "selection.json") && !has(dir, "dataset.json"))
+            .collect();
         let dataset_names: Vec<String> = match &p.datasets {
             Some(list) => list.clone(),
             None => ctx
                 .inputs
                 .iter()
                 .filter(|(_, dir)| {
-                    dir.join("selection.json").is_file() && dir.join("dataset.json").is_file()
+                    has(dir, "dataset.json")
+                        && (has(dir, "selection.json") || selections.len() == 1)
                 })
                 .map(|(name, _)| name.clone())
                 .collect(),
         };
         for name in &dataset_names {
             let dir = ctx.input(name)?.to_path_buf();
-            for file in ["dataset.json", "selection.json", "images.tsv"] {
-                let bytes = std::fs::read(dir.join(file)).map_err(|e| {
+            let selection_dir = match (has(&dir, "selection.json"), selections.as_slice()) {
+                (true, _) => dir.clone(),
+                (false, [one]) => (*one).clone(),
+                (false, _) => {
+                    return Err(StageError::Failed(format!(
+                        "dataset `{name}` has no selection.json: add the `imagenot_select` stage it was built from to this report's inputs (exactly one)"
+                    )))
+                }
+            };
+            for (folder, file) in [
+                (&dir, "dataset.json"),
+                (&selection_dir, "selection.json"),
+                (&dir, "images.tsv"),
+            ] {
+                let bytes = std::fs::read(folder.join(file)).map_err(|e| {
                     StageError::Failed(format!(
                         "{}: {e} (is `{name}` an ImageNot dataset stage?)",
-                        dir.join(file).display()
+                        folder.join(file).display()
                     ))
                 })?;
                 provenance.artifacts.push(ArtifactRef {
@@ -139,6 +162,7 @@ impl StageKind for ReportKind {
             inputs.datasets.push(NamedDataset {
                 name: name.clone(),
                 dir,
+                selection_dir,
             });
         }
         classifications(ctx, &mut inputs, &mut provenance)?;
