@@ -315,8 +315,9 @@ fn execute_here(
     let started = provenance::now();
     let clock = Instant::now();
     let result = run_kind(store, key, action, kind, &work);
-    // Whatever the stage started is stopped before its outputs are read.
-    super::reaper::kill_descendants(std::time::Duration::from_secs(2));
+    // Whatever the stage left running is killed (no grace: the stage is over, and a process
+    // ignoring TERM could go on writing meanwhile) before its outputs are read.
+    super::reaper::kill_descendants(std::time::Duration::ZERO);
     let duration_s = clock.elapsed().as_secs_f64();
     let ended = provenance::now();
     let published = result.and_then(|()| {

@@ -50,7 +50,11 @@ fn kill_descendants_of(root: i32, grace: Duration) {
         out
     };
     let deadline = Instant::now() + grace;
-    let mut signal = libc::SIGTERM;
+    let mut signal = if grace.is_zero() {
+        libc::SIGKILL
+    } else {
+        libc::SIGTERM
+    };
     loop {
         let pids = all(root);
         if pids.is_empty() {
