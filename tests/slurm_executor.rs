@@ -43,6 +43,16 @@ fn slurm_repo(pipeline: &str) -> Repo {
     repo
 }
 
+/// `repro run --executor slurm` in the background, its output dropped (a planner to kill).
+fn planner(repo: &Repo, conf: &str) -> std::process::Child {
+    repo.command(&["run", "--executor", "slurm"])
+        .env("SLURM_CONF", conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
 fn repro(repo: &Repo, conf: &str, args: &[&str]) -> Run {
     let out = repo
         .command(args)
@@ -110,13 +120,7 @@ fn a_dag_runs_as_slurm_jobs_and_a_second_run_executes_nothing() {
 fn status_shows_a_running_job_and_cancel_stops_what_a_dead_planner_left() {
     let conf = slurm_conf();
     let repo = slurm_repo("stages:\n  slow:\n    kind: cmd\n    params: {cmd: 'sleep 120'}\n");
-    let mut child = repo
-        .command(&["run", "--executor", "slurm"])
-        .env("SLURM_CONF", &conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = planner(&repo, &conf);
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::fs::read_dir(repo.path().join("store/jobs"))
         .map(|d| d.count())
@@ -253,13 +257,7 @@ fn a_killed_planner_is_replaced_without_running_any_stage_twice() {
         &DAG.replace("../runs.log", &log)
             .replace("sleep 2", "sleep 6"),
     );
-    let mut child = repo
-        .command(&["run", "--executor", "slurm"])
-        .env("SLURM_CONF", &conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = planner(&repo, &conf);
     // Let `a` finish and `b`, `c` be submitted, then kill the planner outright.
     let deadline = Instant::now() + Duration::from_secs(60);
     while !std::fs::read_to_string(&log)
