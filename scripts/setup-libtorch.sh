@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs libtorch 2.11.0 (what tch 0.24.0 binds) from PyPI into $REPO/.deps/libtorch, with no
 # download at build time. Idempotent: a finished install is detected by a stamp file and the
-# script returns at once. See DESIGN.md §5.
+# script returns at once. See docs/design.md §5.
 #
 #   CPU machine:  the slim folder: torch/lib + torch/include + torch/share from the torch wheel,
 #                 minus the CUDA-only libraries, plus libcudart.so.13 and libcupti.so.13 (which

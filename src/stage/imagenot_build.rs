@@ -1,4 +1,4 @@
-//! `imagenot_build`: the dataset from a selection, pixels last (DESIGN.md §1;
+//! `imagenot_build`: the dataset from a selection, pixels last (docs/design.md §1;
 //! [`crate::data::imagenot_output`]).
 //!
 //! ```yaml

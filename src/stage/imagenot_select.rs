@@ -1,4 +1,4 @@
-//! `imagenot_select`: choose ImageNot's pairs from a caption pool by text alone (DESIGN.md §1,
+//! `imagenot_select`: choose ImageNot's pairs from a caption pool by text alone (docs/design.md §1,
 //! "text first, pixels last"; [`crate::data::imagenot_select`]).
 //!
 //! ```yaml
