@@ -9,12 +9,11 @@
 //! never be hidden behind a cached digest. It is an optimisation only: losing the cache costs
 //! time, never correctness.
 
-use crate::store::digest::Hasher;
 use crate::store::Digest;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::{self, Read};
+use std::fs;
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -135,17 +134,7 @@ impl DepHasher {
                 return Ok(s.digest);
             }
         }
-        let mut f = File::open(path).map_err(err)?;
-        let mut h = Hasher::default();
-        let mut buf = vec![0u8; 128 << 10];
-        loop {
-            let n = f.read(&mut buf).map_err(err)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-        let digest = h.finish();
+        let digest = Digest::of_file(path).map_err(err)?;
         if settled(&meta, now) {
             self.cache.insert(
                 path.to_path_buf(),
@@ -230,7 +219,7 @@ mod tests {
     }
 
     fn set_mtime(file: &Path, t: SystemTime) {
-        File::options()
+        fs::File::options()
             .write(true)
             .open(file)
             .expect("open")

@@ -15,6 +15,21 @@ impl Digest {
         Digest(Sha256::digest(bytes).into())
     }
 
+    /// The digest of a file's content, read in chunks (files can be larger than memory).
+    pub fn of_file(path: &std::path::Path) -> std::io::Result<Digest> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path)?;
+        let mut h = Hasher::default();
+        let mut buf = vec![0u8; 128 << 10];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(h.finish());
+            }
+            h.update(&buf[..n]);
+        }
+    }
+
     pub fn hex(&self) -> String {
         hex::encode(self.0)
     }

@@ -19,7 +19,7 @@
 use super::fsutil::temp_path;
 use super::{io_at, Digest, Store, StoreError};
 use std::fs::{self, File, Metadata};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -38,20 +38,6 @@ fn stamp_path(file: &Path) -> PathBuf {
     let mut s = file.as_os_str().to_owned();
     s.push(".stamp");
     PathBuf::from(s)
-}
-
-/// The sha256 of a file's content.
-fn hash_file(path: &Path) -> io::Result<Digest> {
-    let mut f = File::open(path)?;
-    let mut h = super::digest::Hasher::default();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok(h.finish());
-        }
-        h.update(&buf[..n]);
-    }
 }
 
 /// How inputs are materialized: hard links into the file cache unless `REPRO_INPUTS=copy`.
@@ -95,7 +81,7 @@ impl Store {
         lock.lock().map_err(io_at(&lock_path))?;
         if let Ok(meta) = fs::symlink_metadata(&path) {
             let stamped = fs::read_to_string(stamp_path(&path)).is_ok_and(|s| s == stamp_of(&meta));
-            if meta.is_file() && (stamped || hash_file(&path).is_ok_and(|h| h == *d)) {
+            if meta.is_file() && (stamped || Digest::of_file(&path).is_ok_and(|h| h == *d)) {
                 if !stamped {
                     self.write_file_stamp(&path);
                 }
@@ -125,7 +111,7 @@ impl Store {
         let _ = fs::remove_file(&tmp);
         if placed? {
             self.write_file_stamp(&path);
-        } else if !hash_file(&path).is_ok_and(|h| h == *d) {
+        } else if !Digest::of_file(&path).is_ok_and(|h| h == *d) {
             return Err(StoreError::Refused(format!(
                 "cache file {} changed while it was being written; rerun",
                 path.display()
@@ -196,7 +182,7 @@ impl Store {
         let files = self.cache_files();
         let mut removed = Vec::new();
         for (d, path) in &files {
-            if !hash_file(path).is_ok_and(|h| h == *d) {
+            if !Digest::of_file(path).is_ok_and(|h| h == *d) {
                 let _ = fs::remove_file(path);
                 let _ = fs::remove_file(stamp_path(path));
                 removed.push(*d);
