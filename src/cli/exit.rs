@@ -18,7 +18,8 @@ use crate::store::{ErrorClass, StoreError};
 pub const SUCCESS: i32 = 0;
 pub const STAGE_FAILED: i32 = 1;
 pub const BAD_INPUT: i32 = 2;
-pub const ENVIRONMENT: i32 = 3;
+/// Also what a worker exits with, which the local executor reads back.
+pub const ENVIRONMENT: i32 = crate::engine::executor::local::EXIT_ENVIRONMENT;
 pub const CORRUPT: i32 = 4;
 pub const INTERRUPTED: i32 = 130;
 

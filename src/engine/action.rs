@@ -105,7 +105,7 @@ impl ExecFailure {
     }
     fn from_store(what: &str, e: &StoreError) -> ExecFailure {
         ExecFailure {
-            environment: is_environment(e),
+            environment: e.class() == crate::store::ErrorClass::Environment,
             ..ExecFailure::stage(format!("{what}: {e}"))
         }
     }
@@ -129,12 +129,6 @@ fn requeue_slurm_job() -> Result<String, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
-}
-
-/// True when a store error is the machine's fault, not the stage's: no space, no permission,
-/// a read-only filesystem.
-pub fn is_environment(e: &StoreError) -> bool {
-    e.class() == crate::store::ErrorClass::Environment
 }
 
 struct StoreCheckpoints<'a> {
@@ -308,13 +302,14 @@ fn execute_here(
     redirect_output(&log).map_err(env(format!("redirect output to {}", log_path.display())))?;
     inherit_lock(&lock).map_err(env(format!("lock {}", lock_path.display())))?;
     // The stage's commands find the progress channel in the environment; set before any thread.
-    std::env::set_var("REPRO_PROGRESS", progress_channel(&work));
+    let progress = progress_channel(&work);
+    std::env::set_var("REPRO_PROGRESS", &progress);
     super::reaper::become_subreaper();
     super::reaper::stop_tree_on_signal();
 
     let started = provenance::now();
     let clock = Instant::now();
-    let result = run_kind(store, key, action, kind, &work);
+    let result = run_kind(store, key, action, kind, &work, &progress);
     // Whatever the stage left running is killed (no grace: the stage is over, and a process
     // ignoring TERM could go on writing meanwhile) before its outputs are read.
     super::reaper::kill_descendants(std::time::Duration::ZERO);
@@ -419,6 +414,7 @@ fn run_kind(
     action: &PendingAction,
     kind: &dyn StageKind,
     work: &Path,
+    progress_path: &Path,
 ) -> Result<(), ExecFailure> {
     let mut inputs = std::collections::BTreeMap::new();
     for (name, digest) in &action.components.inputs {
@@ -428,11 +424,10 @@ fn run_kind(
             .map_err(|e| ExecFailure::from_store(&format!("input `{name}`"), &e))?;
         inputs.insert(name.clone(), dest);
     }
-    let progress_path = progress_channel(work);
     let progress = fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&progress_path)
+        .open(progress_path)
         .map_err(|e| ExecFailure::environment(format!("{}: {e}", progress_path.display())))?;
     let mut ctx = StageContext {
         stage: action.stage.clone(),

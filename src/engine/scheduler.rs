@@ -9,7 +9,7 @@
 //! stays in the store.
 
 use super::action::{self, PendingAction};
-use super::executor::{Event, Executor, Job, JobEnd};
+use super::executor::{Capacity, Event, Executor, Job, JobEnd};
 use super::resolve::Source;
 use super::{Engine, EngineError};
 use crate::provenance::ActionRecord;
@@ -185,8 +185,7 @@ pub fn run(
             ready.sort_by_key(|&i| std::cmp::Reverse(priority[i]));
             for i in ready {
                 let stage = &p.stages[i];
-                let cpus = (stage.resources.cpus.max(1) as usize).min(capacity.cpu_slots);
-                let gpus = stage.resources.gpus;
+                let (cpus, gpus) = slots_of(stage, &capacity);
                 let fits_cpu = running == 0 || used_cpus + cpus <= capacity.cpu_slots;
                 let fits_gpu = capacity.gpus.is_none_or(|n| used_gpus + gpus <= n);
                 let fits_jobs = capacity.jobs.is_none_or(|n| running < n);
@@ -220,9 +219,7 @@ pub fn run(
                 }
                 reporter.started(&stage.name, &key);
                 used_cpus += cpus;
-                if capacity.gpus.is_some() {
-                    used_gpus += gpus;
-                }
+                used_gpus += gpus;
                 running += 1;
                 slots[i] = Slot::Running {
                     key,
@@ -256,10 +253,9 @@ pub fn run(
         };
         running -= 1;
         let stage = &p.stages[i];
-        used_cpus -= (stage.resources.cpus.max(1) as usize).min(capacity.cpu_slots);
-        if capacity.gpus.is_some() {
-            used_gpus -= stage.resources.gpus;
-        }
+        let (cpus, gpus) = slots_of(stage, &capacity);
+        used_cpus -= cpus;
+        used_gpus -= gpus;
         if !settle(engine, &mut slots, &mut summary, reporter, i, end.clone()) {
             // An input whose objects vanished (quarantined as corrupt) is recomputed once.
             let lost: Vec<usize> = p.inputs[i]
@@ -355,6 +351,18 @@ fn fail(
     }
     summary.failed.push(name);
     slots[i] = Slot::Failed;
+}
+
+/// The CPU slots and counted GPUs a running stage holds: its CPUs capped at the executor's
+/// slots (a larger stage still runs, alone), its GPUs when the executor places them.
+fn slots_of(stage: &crate::pipeline::Stage, capacity: &Capacity) -> (usize, u32) {
+    let cpus = (stage.resources.cpus.max(1) as usize).min(capacity.cpu_slots);
+    let gpus = if capacity.gpus.is_some() {
+        stage.resources.gpus
+    } else {
+        0
+    };
+    (cpus, gpus)
 }
 
 /// For each selected stage, the number of stages on the longest chain from it to the end of
