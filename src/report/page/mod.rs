@@ -89,6 +89,18 @@ pub fn write_page(dir: &Path, ctx: &PageContext) -> Result<(), ReportError> {
     std::fs::write(&path, html).map_err(io_err(&path))
 }
 
+/// The digests (`sha256:…`) the READMEs of the report folders in `dir` cite, for the caller to
+/// find each one's [`Origin`].
+pub fn cited_digests(dir: &Path) -> Result<Vec<String>, ReportError> {
+    let mut digests: Vec<String> = report_folders(dir)?
+        .into_iter()
+        .flat_map(|(_, readme)| readme.artifacts.into_iter().map(|(_, d)| d))
+        .collect();
+    digests.sort();
+    digests.dedup();
+    Ok(digests)
+}
+
 /// Every `dir/<id>/report.json`, with its README taken apart, in the paper's order.
 fn report_folders(dir: &Path) -> Result<Vec<(ReportMeta, readme::Readme)>, ReportError> {
     let mut found = Vec::new();
