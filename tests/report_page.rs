@@ -20,12 +20,29 @@ const PIPELINE: &str = "stages:
     plots:
       - {file: curve.csv, x: epoch, y: loss, title: Loss}
     metrics: [scores.json]
+  summary:
+    kind: cmd
+    inputs: [fit]
+    params: {cmd: \"sh summary.sh\"}
+    deps: [summary.sh]
+    publish: reports
 ";
 
 const FIT: &str = "set -e
 if [ \"$1\" = fast ]; then k=4; else k=2; fi
 printf 'epoch,loss\\n1,8\\n2,%s\\n3,1\\n' \"$k\" > \"$REPRO_OUT/curve.csv\"
 printf '{\"top1\": 0.9375, \"lr\": \"%s\", \"val\": {\"loss\": %s}}\\n' \"$1\" \"$k\" > \"$REPRO_OUT/scores.json\"
+";
+
+/// A report folder of its own (as report stages write them) citing one of `fit@slow`'s files by
+/// digest, so its provenance has an action in the store behind it.
+const SUMMARY: &str = "set -e
+d=$(sha256sum \"$REPRO_IN/fit@slow/scores.json\" | cut -d' ' -f1)
+out=\"$REPRO_OUT/fit-summary\"
+mkdir -p \"$out\"
+printf '{\"id\": \"fit-summary\", \"title\": \"Summary of the fits\", \"summary\": \"top-1\"}' > \"$out/report.json\"
+printf '<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"80\"><rect width=\"200\" height=\"80\" fill=\"#36c\"/></svg>' > \"$out/figure.svg\"
+printf '# Summary of the fits\\n\\nBoth fits reach the same top-1.\\n\\n| fit | top1 |\\n| --- | --- |\\n| slow | 0.9375 |\\n\\n---\\n\\n## Provenance\\n\\n| artifact | digest |\\n| --- | --- |\\n| `fit@slow/scores.json` | `sha256:%s` |\\n' \"$d\" > \"$out/README.md\"
 ";
 
 /// The report folders committed in this repository, copied next to the page.
@@ -52,6 +69,7 @@ fn copy_committed_reports(to: &Path) -> Vec<String> {
 fn study() -> Repo {
     let repo = Repo::new(PIPELINE);
     repo.write("fit.sh", FIT);
+    repo.write("summary.sh", SUMMARY);
     let ids = copy_committed_reports(&repo.path().join("reports"));
     assert!(ids.iter().any(|i| i == "fig1-rankings"), "{ids:?}");
     let run = repo.repro(&["run"]);
@@ -74,7 +92,7 @@ fn declared_plots_and_metrics_reach_the_page() {
     assert!(panel.contains("Loss: loss"), "titled from `title:` and y");
     // One row per matrix stage, nested fields flattened.
     for cell in [
-        "<td>fit@slow</td><td class=\"num\">0.9375</td>",
+        "<td>fit@slow</td><td>slow</td><td class=\"num\">0.9375</td>",
         "<th>val.loss</th>",
     ] {
         assert!(panel.contains(cell), "{cell} in\n{panel}");
@@ -100,6 +118,7 @@ fn a_bad_declaration_is_an_error_at_its_position_and_a_missing_column_a_note() {
     );
     let repo = Repo::new(&PIPELINE.replace("y: loss", "y: accuracy"));
     repo.write("fit.sh", FIT);
+    repo.write("summary.sh", SUMMARY);
     let r = repo.repro(&["run"]);
     assert_eq!(r.code, 0, "a plot that cannot be drawn does not fail the run: {}", r.stderr);
     let html = repo.read("reports/index.html");
@@ -182,6 +201,7 @@ fn the_page_renders_in_a_real_browser() {
         "dataset-classification",
         "fig-finetune",
         "fig-transfer",
+        "fit-summary",
         "stage-fit",
     ];
     let at: Vec<usize> = order
@@ -208,8 +228,15 @@ fn the_page_renders_in_a_real_browser() {
     // The metrics table of the cmd stages, and SVG: the figures and the declared loss chart.
     assert!(dom.contains("<td class=\"num\">0.9375</td>"));
     assert!(dom.contains("<img src=\"fig1-rankings/figure.svg\""));
-    assert!(dom[at[7]..].contains("<svg"), "the loss chart is inline SVG");
-    assert!(dom.contains("not re-executed"), "provenance says no verdict yet");
+    assert!(dom[at[8]..].contains("<svg"), "the loss chart is inline SVG");
+    // Provenance: the committed reports cite artifacts of another store; the summary cites
+    // one of this store's, made by `fit@slow` at this repository's commit, not re-executed.
+    assert!(dom[at[0]..at[1]].contains("no record in this store"));
+    let summary = &dom[at[7]..at[8]];
+    assert!(
+        summary.contains("<td><code>fit@slow</code></td>") && summary.contains("not re-executed"),
+        "{summary}"
+    );
 
     // A screenshot that is not blank: many distinct colours, much of it not background.
     let shot = repo.path().join("page.png");
