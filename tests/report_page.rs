@@ -54,12 +54,15 @@ fn copy_committed_reports(to: &Path) -> Vec<String> {
         if !dir.join("report.json").is_file() {
             continue;
         }
-        let id = dir.file_name().expect("name").to_string_lossy().into_owned();
+        let id = dir
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         std::fs::create_dir_all(to.join(&id)).expect("mkdir");
         for file in std::fs::read_dir(&dir).expect("folder") {
             let file = file.expect("file").path();
-            std::fs::copy(&file, to.join(&id).join(file.file_name().expect("name")))
-                .expect("copy");
+            std::fs::copy(&file, to.join(&id).join(file.file_name().expect("name"))).expect("copy");
         }
         ids.push(id);
     }
@@ -97,12 +100,36 @@ fn declared_plots_and_metrics_reach_the_page() {
     ] {
         assert!(panel.contains(cell), "{cell} in\n{panel}");
     }
-    assert!(html.contains("id=\"commit\""), "the page carries the commit");
-    // `repro report` rewrites the page from the store without running anything.
+    assert!(
+        html.contains("id=\"commit\""),
+        "the page carries the commit"
+    );
+    assert!(html.contains("not re-executed"));
+    // A verdict of `repro verify --rerun`, kept beside fit@slow's record, shows in the
+    // provenance of the report citing its output; `repro report` rewrites the page from the
+    // store without running anything.
+    let key = repo.read("store/refs/stages/fit@slow").trim().to_string();
+    repo.write(
+        &format!(
+            "store/verifications/sha256/{}/{}.json",
+            &key[..2],
+            &key[2..]
+        ),
+        &format!(
+            r#"{{"action": "{key}", "stage": "fit@slow", "verdict": "within_tolerance",
+                "files": [{{"path": "scores.json"}}], "checked_at": "2026-12-07T17:00:00Z"}}"#
+        ),
+    );
     std::fs::remove_file(repo.path().join("reports/index.html")).expect("rm");
     let r = repo.repro(&["report"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(repo.read("reports/index.html").contains("id=\"stage-fit\""));
+    let html = repo.read("reports/index.html");
+    assert!(html.contains("id=\"stage-fit\""));
+    assert!(
+        html.contains("within tolerance (scores.json), checked 2026-12-07T17:00:00Z")
+            && !html.contains("not re-executed"),
+        "{html}"
+    );
 }
 
 #[test]
@@ -112,7 +139,8 @@ fn a_bad_declaration_is_an_error_at_its_position_and_a_missing_column_a_note() {
     let r = repo.repro(&["status"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("pipeline.yaml:8:") && r.stderr.contains("must be a file of the stage's output"),
+        r.stderr.contains("pipeline.yaml:8:")
+            && r.stderr.contains("must be a file of the stage's output"),
         "{}",
         r.stderr
     );
@@ -120,7 +148,11 @@ fn a_bad_declaration_is_an_error_at_its_position_and_a_missing_column_a_note() {
     repo.write("fit.sh", FIT);
     repo.write("summary.sh", SUMMARY);
     let r = repo.repro(&["run"]);
-    assert_eq!(r.code, 0, "a plot that cannot be drawn does not fail the run: {}", r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "a plot that cannot be drawn does not fail the run: {}",
+        r.stderr
+    );
     let html = repo.read("reports/index.html");
     assert!(
         html.contains("fit@fast: curve.csv has no column `accuracy`; it has: epoch, loss"),
@@ -211,7 +243,10 @@ fn the_page_renders_in_a_real_browser() {
                 .unwrap_or_else(|| panic!("no element #{id} in the DOM"))
         })
         .collect();
-    assert!(at.windows(2).all(|w| w[0] < w[1]), "order {order:?} at {at:?}");
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "order {order:?} at {at:?}"
+    );
 
     // A number of Figure 1's table, as its README has it, is a cell of an HTML table.
     let readme = repo.read("reports/fig1-rankings/README.md");
@@ -228,7 +263,10 @@ fn the_page_renders_in_a_real_browser() {
     // The metrics table of the cmd stages, and SVG: the figures and the declared loss chart.
     assert!(dom.contains("<td class=\"num\">0.9375</td>"));
     assert!(dom.contains("<img src=\"fig1-rankings/figure.svg\""));
-    assert!(dom[at[8]..].contains("<svg"), "the loss chart is inline SVG");
+    assert!(
+        dom[at[8]..].contains("<svg"),
+        "the loss chart is inline SVG"
+    );
     // Provenance: the committed reports cite artifacts of another store; the summary cites
     // one of this store's, made by `fit@slow` at this repository's commit, not re-executed.
     assert!(dom[at[0]..at[1]].contains("no record in this store"));

@@ -8,9 +8,9 @@ mod embed;
 mod exit;
 mod kinds;
 mod log;
-mod page;
 #[cfg(feature = "torch")]
 mod models;
+mod page;
 mod pin;
 mod remote;
 mod stats;

@@ -26,7 +26,10 @@ pub fn dir(pipeline: &Pipeline) -> Option<PathBuf> {
             .filter(|s| !report_only || s.kind == "report")
             .find_map(|s| s.publish.as_deref())
     };
-    let declared = pipeline.stages.iter().any(|s| !shown_plots(s).is_empty() || !s.shown.metrics.is_empty());
+    let declared = pipeline
+        .stages
+        .iter()
+        .any(|s| !shown_plots(s).is_empty() || !s.shown.metrics.is_empty());
     published(true)
         .or_else(|| published(false))
         .map(|d| pipeline.root.join(d))
@@ -41,7 +44,13 @@ pub fn write(pipeline: &Pipeline, store: &Store) -> Result<Option<PathBuf>> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let git = GitState::read(&pipeline.root, &[]);
     let mut ctx = PageContext {
-        title: format!("Report of {}", pipeline.file.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned())),
+        title: format!(
+            "Report of {}",
+            pipeline
+                .file
+                .file_name()
+                .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+        ),
         run: Some(RunInfo {
             commit: git.commit,
             dirty: git.dirty,
@@ -71,32 +80,33 @@ fn origin(store: &Store, digest: &str) -> Option<Origin> {
     })
 }
 
-/// The re-execution verdict `repro verify --rerun` stores beside an action's record (a JSON
-/// file next to it whose name starts with the record's), in words: the `verdict` field when it
-/// is a string, else that object's `outcome`, `status` or `kind`. `None`: never re-executed.
+/// The re-execution verdict `repro verify --rerun` keeps beside an action's record
+/// (`verifications/sha256/<key>.json`), in words, with the date of the check and the files that
+/// differ; `None`: never re-executed. Read here by its path and fields so the page needs nothing
+/// of the verifier; `provenance::verification` is the writer.
 fn verdict(store: &Store, key: &ActionKey) -> Option<String> {
-    let record = store.action_path(key);
-    let name = record.file_name()?.to_string_lossy().into_owned();
-    let folder = record.parent()?;
-    let mut siblings: Vec<PathBuf> = std::fs::read_dir(folder)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|f| f.to_string_lossy().starts_with(&format!("{name}.")))
-        })
-        .collect();
-    siblings.sort();
-    siblings.iter().find_map(|path| {
-        let value: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-        let v = value.get("verdict")?;
-        v.as_str().map(str::to_string).or_else(|| {
-            ["outcome", "status", "kind"]
-                .iter()
-                .find_map(|k| v.get(k)?.as_str().map(str::to_string))
-        })
-    })
+    let path = store
+        .root()
+        .join("verifications/sha256")
+        .join(format!("{}.json", key.0.fanout_path()));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str());
+    if field("action") != Some(key.to_string().as_str()) {
+        return None;
+    }
+    let mut words = field("verdict")?.replace('_', " ");
+    let files: Vec<&str> = v
+        .get("files")
+        .and_then(|f| f.as_array())
+        .map(|fs| fs.iter().filter_map(|f| f.get("path")?.as_str()).collect())
+        .unwrap_or_default();
+    if !files.is_empty() && words != "identical" {
+        words.push_str(&format!(" ({})", files.join(", ")));
+    }
+    if let Some(at) = field("checked_at") {
+        words.push_str(&format!(", checked {at}"));
+    }
+    Some(words)
 }
 
 /// What a stage plots: its `plots:`, or for a `train` stage that declares none, its training
@@ -141,10 +151,14 @@ fn panels(pipeline: &Pipeline, store: &Store) -> Vec<Panel> {
         };
         let files = StageFiles::read(store, &stages, &mut panel.problems);
         for plot in &plots {
-            panel.charts.extend(charts(plot, &files, &mut panel.problems));
+            panel
+                .charts
+                .extend(charts(plot, &files, &mut panel.problems));
         }
         for file in metrics {
-            panel.tables.push(metrics_table(file, &files, &mut panel.problems));
+            panel
+                .tables
+                .push(metrics_table(file, &files, &mut panel.problems));
         }
         out.push(panel);
     }
@@ -167,7 +181,10 @@ impl<'a> StageFiles<'a> {
                 .and_then(|k| ActionRecord::load(store, &k).ok().flatten())
             {
                 Some(r) => records.push((s.name.clone(), r)),
-                None => problems.push(format!("{}: no result yet (run `repro run {}`)", s.name, s.name)),
+                None => problems.push(format!(
+                    "{}: no result yet (run `repro run {}`)",
+                    s.name, s.name
+                )),
             }
         }
         StageFiles { store, records }

@@ -132,7 +132,8 @@ fn tick(v: f64) -> String {
         format!("{v:.0}")
     } else {
         let digits = (2 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{v:.digits$}")
+        let text = format!("{v:.digits$}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -199,5 +200,7 @@ mod tests {
         assert_eq!(tick(2000.0), "2000");
         assert_eq!(tick(0.125), "0.125");
         assert_eq!(tick(12.5), "12.5");
+        assert_eq!(tick(2.5), "2.5");
+        assert_eq!(tick(0.08), "0.08");
     }
 }

@@ -129,11 +129,11 @@ nav ol{columns:2}section{margin:2.5em 0;border-top:1px solid #ccc;padding-top:.5
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}\
 figcaption{color:#444;margin-top:.4em}\
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}\
-th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left}th{background:#f3f3f3}\
+th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left}td{white-space:nowrap}th{background:#f3f3f3}\
 td.num{text-align:right;font-variant-numeric:tabular-nums}\
 .scroll{overflow-x:auto}.charts{display:flex;flex-wrap:wrap;gap:1em}\
 details.provenance{background:#fafafa;padding:.4em .8em;border:1px solid #e3e3e3}\
-.verdict-none{color:#777}.problem{color:#a00}";
+.verdict-none{color:#777}code.digest{font-size:.8em}.problem{color:#a00}";
 
 fn head(html: &mut String, ctx: &PageContext) {
     let title = if ctx.title.is_empty() {
@@ -152,7 +152,10 @@ fn head(html: &mut String, ctx: &PageContext) {
     );
     let _ = write!(html, "repro <span id=\"repro-version\">{version}</span>");
     if let Some(run) = &ctx.run {
-        let commit = run.commit.as_deref().unwrap_or("none (not a git repository)");
+        let commit = run
+            .commit
+            .as_deref()
+            .unwrap_or("none (not a git repository)");
         let dirty = if run.dirty {
             " (with uncommitted changes)"
         } else {
@@ -189,7 +192,12 @@ fn contents(html: &mut String, reports: &[(ReportMeta, readme::Readme)], ctx: &P
     html.push_str("</ol>\n</nav>\n");
 }
 
-fn report_section(html: &mut String, meta: &ReportMeta, readme: &readme::Readme, ctx: &PageContext) {
+fn report_section(
+    html: &mut String,
+    meta: &ReportMeta,
+    readme: &readme::Readme,
+    ctx: &PageContext,
+) {
     let id = esc(&meta.id);
     let _ = write!(
         html,
@@ -223,18 +231,19 @@ fn provenance(html: &mut String, readme: &readme::Readme, ctx: &PageContext) {
     }
     html.push_str("</tr></thead>\n<tbody>\n");
     for (name, digest) in &readme.artifacts {
-        let short = digest.get(..19).unwrap_or(digest);
         let _ = write!(
             html,
-            "<tr><td><code>{}</code></td><td><code title=\"{}\">{}…</code></td>",
+            "<tr><td><code>{}</code></td><td><code class=\"digest\">{}</code></td>",
             esc(name),
-            esc(digest),
-            esc(short)
+            esc(digest)
         );
         if with_store {
             match ctx.origins.get(digest) {
                 Some(o) => {
-                    let commit = o.commit.as_deref().map_or("—", |c| c.get(..12).unwrap_or(c));
+                    let commit = o
+                        .commit
+                        .as_deref()
+                        .map_or("—", |c| c.get(..12).unwrap_or(c));
                     let verdict = match &o.verdict {
                         Some(v) => format!("<td class=\"verdict\">{}</td>", esc(v)),
                         None => "<td class=\"verdict verdict-none\">not re-executed</td>".into(),
@@ -270,11 +279,7 @@ fn panel_section(html: &mut String, panel: &Panel) -> Result<(), ReportError> {
     if !panel.charts.is_empty() {
         html.push_str("<div class=\"charts\">\n");
         for chart in &panel.charts {
-            let _ = writeln!(
-                html,
-                "<figure class=\"chart\">{}</figure>",
-                chart.to_svg()?
-            );
+            let _ = writeln!(html, "<figure class=\"chart\">{}</figure>", chart.to_svg()?);
         }
         html.push_str("</div>\n");
     }

@@ -44,7 +44,10 @@ pub fn parse(text: &str, folder: &str) -> Readme {
             let [name, digest] = cells.as_slice() else {
                 return None;
             };
-            let (name, digest) = (name.trim().trim_matches('`'), digest.trim().trim_matches('`'));
+            let (name, digest) = (
+                name.trim().trim_matches('`'),
+                digest.trim().trim_matches('`'),
+            );
             digest
                 .starts_with("sha256:")
                 .then(|| (name.to_string(), digest.to_string()))
@@ -67,8 +70,8 @@ pub fn parse(text: &str, folder: &str) -> Readme {
 /// READMEs quote captions from the web.
 fn to_html(markdown: &str, folder: &str) -> String {
     let mut skipping_image = false;
-    let events = Parser::new_ext(markdown, Options::ENABLE_TABLES).filter_map(|event| {
-        match event {
+    let events =
+        Parser::new_ext(markdown, Options::ENABLE_TABLES).filter_map(|event| match event {
             Event::Start(Tag::Image { ref dest_url, .. })
                 if dest_url.as_ref() == "figure.svg" || dest_url.as_ref() == "figure.png" =>
             {
@@ -104,8 +107,7 @@ fn to_html(markdown: &str, folder: &str) -> String {
             })),
             Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
             other => Some(other),
-        }
-    });
+        });
     let mut out = String::new();
     html::push_html(&mut out, events);
     // An image alone in its paragraph leaves an empty one behind.
@@ -138,8 +140,16 @@ mod tests {
         assert_eq!(r.caption, "<p>Ranks on <em>a</em> and b.</p>\n");
         assert!(r.body.contains("<table>") && r.body.contains("<td>56.52</td>"));
         assert!(!r.body.contains("figure.svg"), "{}", r.body);
-        assert!(r.body.contains("href=\"fig1-rankings/data.csv\""), "{}", r.body);
-        assert!(r.body.contains("&lt;script&gt;"), "raw HTML is text: {}", r.body);
+        assert!(
+            r.body.contains("href=\"fig1-rankings/data.csv\""),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body.contains("&lt;script&gt;"),
+            "raw HTML is text: {}",
+            r.body
+        );
         assert!(!r.body.contains("Provenance"));
         assert_eq!(
             r.artifacts,

@@ -9,8 +9,11 @@ fn report(dir: &Path, id: &str, title: &str, readme: &str) {
         title: title.into(),
         summary: "s & t".into(),
     };
-    std::fs::write(d.join("report.json"), serde_json::to_vec(&meta).expect("json"))
-        .expect("write");
+    std::fs::write(
+        d.join("report.json"),
+        serde_json::to_vec(&meta).expect("json"),
+    )
+    .expect("write");
     std::fs::write(d.join("README.md"), readme).expect("write");
 }
 
@@ -29,7 +32,13 @@ fn reports_come_in_the_papers_order_with_their_tables() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     // Alphabetically Figure 1 would come after these; the paper puts it first.
-    for id in ["table-accuracies", "dataset-imagenot", "fig1-rankings", "zz-extra", "aa-extra"] {
+    for id in [
+        "table-accuracies",
+        "dataset-imagenot",
+        "fig1-rankings",
+        "zz-extra",
+        "aa-extra",
+    ] {
         report(dir, id, &format!("{id} <title>"), README);
     }
     std::fs::create_dir_all(dir.join("not-a-report")).expect("mkdir");
@@ -39,21 +48,36 @@ fn reports_come_in_the_papers_order_with_their_tables() {
         html.find(&format!("<section class=\"report\" id=\"{id}\""))
             .unwrap_or_else(|| panic!("no section {id}"))
     };
-    let order = ["fig1-rankings", "table-accuracies", "dataset-imagenot", "aa-extra", "zz-extra"];
+    let order = [
+        "fig1-rankings",
+        "table-accuracies",
+        "dataset-imagenot",
+        "aa-extra",
+        "zz-extra",
+    ];
     for pair in order.windows(2) {
         assert!(at(pair[0]) < at(pair[1]), "{} before {}", pair[0], pair[1]);
     }
     assert!(!html.contains("not-a-report"));
     assert!(html.contains("<td>56.52</td>"), "the numbers table is HTML");
     assert!(html.contains("<figcaption><p>What the figure shows.</p></figcaption>"));
-    assert!(html.contains("&lt;title&gt;") && html.contains("s &amp; t"), "escaped");
+    assert!(
+        html.contains("&lt;title&gt;") && html.contains("s &amp; t"),
+        "escaped"
+    );
     assert!(html.contains("<img src=\"fig1-rankings/figure.svg\""));
     // Without a run: no commit, no date, no verdict column, so reruns write the same bytes.
     assert!(!html.contains("id=\"commit\"") && !html.contains("re-execution"));
     assert!(html.contains("<code>stats-a/stats.json</code>"));
     let again = tmp.path().join("again");
     std::fs::create_dir_all(&again).expect("mkdir");
-    for id in ["fig1-rankings", "aa-extra", "zz-extra", "dataset-imagenot", "table-accuracies"] {
+    for id in [
+        "fig1-rankings",
+        "aa-extra",
+        "zz-extra",
+        "dataset-imagenot",
+        "table-accuracies",
+    ] {
         report(&again, id, &format!("{id} <title>"), README);
     }
     write_page(&again, &PageContext::default()).expect("page");
@@ -76,9 +100,14 @@ fn a_run_adds_commit_date_origins_and_verdicts() {
     };
     write_page(dir, &ctx).expect("page");
     let html = page(dir);
-    assert!(html.contains("<code id=\"commit\">0123456789abcdef0123</code> (with uncommitted changes)"));
+    assert!(
+        html.contains("<code id=\"commit\">0123456789abcdef0123</code> (with uncommitted changes)")
+    );
     assert!(html.contains("2026-12-07T16:00:00Z"));
-    assert!(html.contains("no record in this store"), "an artifact without origin says so");
+    assert!(
+        html.contains("no record in this store"),
+        "an artifact without origin says so"
+    );
     ctx.origins.insert(
         "sha256:288081eb4d31ca8c91efe7b1b5405ca9bdccde5c".into(),
         Origin {
@@ -91,7 +120,9 @@ fn a_run_adds_commit_date_origins_and_verdicts() {
     let html = page(dir);
     assert!(html.contains("<code>stats-a</code></td><td><code>fedcba987654</code>"));
     assert!(html.contains("not re-executed"));
-    ctx.origins.values_mut().for_each(|o| o.verdict = Some("identical".into()));
+    ctx.origins
+        .values_mut()
+        .for_each(|o| o.verdict = Some("identical".into()));
     write_page(dir, &ctx).expect("page");
     assert!(page(dir).contains("<td class=\"verdict\">identical</td>"));
 }
