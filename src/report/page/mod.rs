@@ -225,18 +225,13 @@ fn provenance(html: &mut String, readme: &readme::Readme, ctx: &PageContext) {
         return;
     }
     let with_store = ctx.run.is_some();
-    html.push_str("<details class=\"provenance\" open>\n<summary>Provenance</summary>\n<div class=\"scroll\"><table>\n<thead><tr><th>artifact</th><th>digest</th>");
+    html.push_str("<details class=\"provenance\" open>\n<summary>Provenance</summary>\n<div class=\"scroll\"><table>\n<thead><tr><th>artifact</th>");
     if with_store {
         html.push_str("<th>made by</th><th>commit</th><th>re-execution</th>");
     }
-    html.push_str("</tr></thead>\n<tbody>\n");
+    html.push_str("<th>digest</th></tr></thead>\n<tbody>\n");
     for (name, digest) in &readme.artifacts {
-        let _ = write!(
-            html,
-            "<tr><td><code>{}</code></td><td><code class=\"digest\">{}</code></td>",
-            esc(name),
-            esc(digest)
-        );
+        let _ = write!(html, "<tr><td><code>{}</code></td>", esc(name));
         if with_store {
             match ctx.origins.get(digest) {
                 Some(o) => {
@@ -260,7 +255,12 @@ fn provenance(html: &mut String, readme: &readme::Readme, ctx: &PageContext) {
                 ),
             }
         }
-        html.push_str("</tr>\n");
+        // Last: the widest column, scrolled to rather than squeezing the others.
+        let _ = writeln!(
+            html,
+            "<td><code class=\"digest\">{}</code></td></tr>",
+            esc(digest)
+        );
     }
     let _ = write!(
         html,
