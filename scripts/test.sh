@@ -14,6 +14,10 @@ features=(); [[ -z "${REPRO_NO_TORCH:-}" ]] && features=(--features torch)
 scripts/setup-s3.sh
 # The Slurm executor's tests need a running cluster (three nodes in network namespaces).
 scripts/setup-slurm.sh
+# The report page's test loads it in a real headless browser; with the browser installed, a
+# missing one is a failure, not a skip.
+scripts/setup-chromium.sh
+export REPRO_REQUIRE_CHROMIUM=1
 # shellcheck disable=SC1091
 . .deps/slurm/env
 export SLURM_CONF

@@ -10,6 +10,7 @@ mod kinds;
 mod log;
 #[cfg(feature = "torch")]
 mod models;
+mod page;
 mod pin;
 mod remote;
 mod stats;
@@ -273,6 +274,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     println!("no stage has `publish:`; nothing to write");
                 }
             }
+            if let Some(path) = page::write(&pipeline, &store)? {
+                if !*json {
+                    println!("wrote the report page {}", path.display());
+                }
+            }
             Ok(if stale.is_empty() { 0 } else { 1 })
         }
         #[cfg(feature = "torch")]
@@ -367,6 +373,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         p.files,
                         p.dir.display()
                     );
+                }
+                if let Some(path) = page::write(&pipeline, &store)? {
+                    if !*json {
+                        println!("wrote the report page {}", path.display());
+                    }
                 }
             }
             if *json {

@@ -4,6 +4,7 @@
 mod check;
 pub mod graph;
 mod locate;
+pub mod shown;
 pub mod spec;
 mod subst;
 

@@ -82,6 +82,11 @@ struct StageSpec {
     /// Stop the stage's command after this long (`90s`, `10m`, `2h`); see [`Resources::timeout`].
     #[serde(default)]
     timeout: Option<String>,
+    /// Line charts and tables of this stage's outputs on the report page.
+    #[serde(default)]
+    plots: Vec<super::shown::Plot>,
+    #[serde(default)]
+    metrics: Vec<String>,
 }
 
 /// What a stage needs from the machine.
@@ -151,6 +156,8 @@ pub struct Stage {
     /// A folder (relative to the pipeline's) that receives a copy of this stage's outputs
     /// after a run and on `repro report`, e.g. `reports`: what people read, committed to git.
     pub publish: Option<String>,
+    /// Its `plots:` and `metrics:`, which the report page draws (not part of the key).
+    pub shown: super::shown::Shown,
     /// Key path of this stage in the file, for error positions.
     pub(crate) yaml_path: String,
 }
@@ -263,6 +270,13 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
             }
             resources.timeout = Some(t.clone());
         }
+        let shown = super::shown::Shown {
+            plots: spec.plots.clone(),
+            metrics: spec.metrics.clone(),
+        };
+        shown
+            .check()
+            .map_err(|(at, m)| parsed.error_at_value(&format!("{yaml_path}.{at}"), m))?;
         parsed.refuse_odd_numbers(&spec.params, &format!("{yaml_path}.params"))?;
         let params = yaml_to_json(&spec.params)
             .map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
@@ -332,6 +346,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 deps,
                 resources: resources.clone(),
                 publish: spec.publish.clone(),
+                shown: shown.clone(),
                 yaml_path: yaml_path.clone(),
             });
         }
