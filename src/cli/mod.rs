@@ -12,6 +12,7 @@ mod log;
 mod models;
 mod pin;
 mod remote;
+mod rerun;
 mod stats;
 mod ui;
 
@@ -116,10 +117,20 @@ enum Cmd {
         #[arg(long, value_enum)]
         format: Option<AuditFormat>,
     },
-    /// Re-hash every object in the store and check every action record; exit 1 if any is bad.
+    /// Re-hash every object in the store and check every action record (exit 4 if any is
+    /// bad); with --rerun, re-execute cached stages and compare their outputs (exit 1 if any
+    /// differs).
     Verify {
         #[arg(long)]
         json: bool,
+        /// Re-execute the cached TARGETs and what they need (all stages when none), each on
+        /// its recorded inputs, in a scratch folder; compare the outputs with the record (byte
+        /// for byte, metric files within their tolerance) and keep the verdict for `audit`.
+        #[arg(long)]
+        rerun: bool,
+        /// Stage names or matrix base names (with --rerun).
+        #[arg(requires = "rerun")]
+        targets: Vec<String>,
     },
     /// Print a stage's log: running (live), failed (kept) or succeeded (from its record).
     Log(log::LogArgs),
@@ -127,7 +138,16 @@ enum Cmd {
     Export { stage: String, dir: PathBuf },
     /// Execute one planned action (used by executors; KEY is an action key).
     #[command(hide = false)]
-    ExecStage { key: String },
+    ExecStage {
+        key: String,
+        /// Re-execute the recorded action into this folder instead, writing nothing to the
+        /// store (used by `repro verify --rerun`).
+        #[arg(long, requires = "root")]
+        rerun_into: Option<PathBuf>,
+        /// The pipeline's folder, where the stage runs (with --rerun-into).
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
     /// List the stage kinds this binary knows.
     Kinds {
         #[arg(long)]
@@ -279,7 +299,26 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Models(args) => models::run(args).map(|()| 0),
         #[cfg(feature = "torch")]
         Cmd::Embed(args) => embed::run(args).map(|()| 0),
-        Cmd::ExecStage { key } => {
+        Cmd::ExecStage {
+            key,
+            rerun_into: Some(dir),
+            root,
+        } => {
+            let store = Store::open(&cli.store)?;
+            let key = ActionKey(key.parse()?);
+            let record = crate::provenance::ActionRecord::load(&store, &key)?
+                .with_context(|| format!("no record of action {key} to re-execute"))?;
+            let kind = kinds
+                .get(&record.components.kind)
+                .with_context(|| format!("unknown kind `{}`", record.components.kind))?;
+            let root = root.as_deref().unwrap_or(Path::new("."));
+            match action::rerun(&store, &record, kind, root, dir) {
+                Ok(()) => Ok(exit::SUCCESS),
+                Err(f) if f.environment => Ok(exit::ENVIRONMENT),
+                Err(_) => Ok(exit::STAGE_FAILED),
+            }
+        }
+        Cmd::ExecStage { key, .. } => {
             let store = Store::open(&cli.store)?;
             let key = ActionKey(key.parse()?);
             let pending = match action::read_pending(&store, &key) {
@@ -445,7 +484,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
             });
             audit::run(&engine, target, format)
         }
-        Cmd::Verify { json } => {
+        Cmd::Verify {
+            json,
+            rerun: true,
+            targets,
+        } => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            let engine = Engine::new(&pipeline, &store, &kinds);
+            let exe = std::env::current_exe().context("locating the repro binary")?;
+            rerun::verify_rerun(&engine, targets, &exe, *json)
+        }
+        Cmd::Verify { json, .. } => {
             let store = Store::open(&cli.store)?;
             audit::verify(&store, *json)
         }

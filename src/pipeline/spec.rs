@@ -82,6 +82,13 @@ struct StageSpec {
     /// Stop the stage's command after this long (`90s`, `10m`, `2h`); see [`Resources::timeout`].
     #[serde(default)]
     timeout: Option<String>,
+    /// Run a failing stage up to this many more times; see [`Resources::retries`].
+    #[serde(default)]
+    retries: Option<u32>,
+    /// Output files compared within a tolerance by `repro verify --rerun` (path → largest
+    /// absolute difference of any number in it), beside those the kind declares.
+    #[serde(default)]
+    tolerance: Option<UniqueMap<f64>>,
 }
 
 /// What a stage needs from the machine.
@@ -103,6 +110,15 @@ pub struct Resources {
     /// an execution without changing its result (it is not in the action key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// The stage key `retries:`: how many more times the worker runs a stage whose run failed
+    /// (a flaky command). Like `timeout`, it is not in the action key; the record says how many
+    /// attempts a success took.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Resources {
@@ -132,6 +148,7 @@ impl Default for Resources {
             memory: None,
             time: None,
             timeout: None,
+            retries: 0,
         }
     }
 }
@@ -151,6 +168,9 @@ pub struct Stage {
     /// A folder (relative to the pipeline's) that receives a copy of this stage's outputs
     /// after a run and on `repro report`, e.g. `reports`: what people read, committed to git.
     pub publish: Option<String>,
+    /// The stage key `tolerance:`: output file → absolute tolerance of its numbers when
+    /// `repro verify --rerun` compares a re-execution with the record.
+    pub tolerance: std::collections::BTreeMap<String, f64>,
     /// Key path of this stage in the file, for error positions.
     pub(crate) yaml_path: String,
 }
@@ -263,6 +283,23 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
             }
             resources.timeout = Some(t.clone());
         }
+        if resources.retries > 0 {
+            return Err(parsed.error_at(
+                &format!("{yaml_path}.resources.retries"),
+                "`retries:` is a key of the stage: write it beside `resources:`, not inside",
+            ));
+        }
+        resources.retries = spec.retries.unwrap_or(0);
+        let mut tolerance = std::collections::BTreeMap::new();
+        for (file, tol) in spec.tolerance.as_ref().map(|t| &t.0).into_iter().flatten() {
+            if !(tol.is_finite() && *tol >= 0.0) {
+                return Err(parsed.error_at_value(
+                    &format!("{yaml_path}.tolerance.{file}"),
+                    format!("`{file}: {tol}` is not a tolerance; write a number ≥ 0, e.g. `1e-9`"),
+                ));
+            }
+            tolerance.insert(file.clone(), *tol);
+        }
         parsed.refuse_odd_numbers(&spec.params, &format!("{yaml_path}.params"))?;
         let params = yaml_to_json(&spec.params)
             .map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
@@ -332,6 +369,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 deps,
                 resources: resources.clone(),
                 publish: spec.publish.clone(),
+                tolerance: tolerance.clone(),
                 yaml_path: yaml_path.clone(),
             });
         }

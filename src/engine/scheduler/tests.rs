@@ -101,6 +101,7 @@ fn publish(store: &Store, key: &ActionKey, bytes: &str) {
             resources: pending.resources,
             gpus: Vec::new(),
             batch_job: None,
+            failed_attempts: Vec::new(),
         },
     }
     .publish(store)
