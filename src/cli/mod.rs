@@ -395,24 +395,29 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 grace: std::time::Duration::from_secs(5),
             };
             let reporter = ui::RunUi::new(*json);
+            let clock = std::time::Instant::now();
             let summary = scheduler::run(&engine, &opts, &reporter, executor.as_mut())?;
-            if summary.failed.is_empty() && !summary.interrupted {
-                // Refresh what people read (reports/); stages not in this run stay as they are.
-                let (published, _) = engine.publish()?;
-                for p in published.iter().filter(|_| !*json) {
-                    println!(
-                        "published {} ({} files) to {}",
-                        p.stage,
-                        p.files,
-                        p.dir.display()
-                    );
-                }
+            // Refresh what people read (reports/) after a complete run; stages not in this run
+            // stay as they are. The summary line comes last, whatever happens here.
+            let published = if summary.failed.is_empty() && !summary.interrupted {
+                engine.publish().map(|(p, _)| p)
+            } else {
+                Ok(Vec::new())
+            };
+            for p in published.iter().flatten().filter(|_| !*json) {
+                println!(
+                    "published {} ({} files) to {}",
+                    p.stage,
+                    p.files,
+                    p.dir.display()
+                );
             }
             if *json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
-                ui::summary(&summary);
+                ui::summary(&summary, clock.elapsed());
             }
+            published?;
             Ok(if summary.interrupted {
                 exit::INTERRUPTED
             } else if !summary.failed_environment.is_empty() {
@@ -524,49 +529,91 @@ fn dry_run_report(
     let status = engine.status(&selection)?;
     let stale: Vec<_> = status.iter().filter(|s| s.state == State::Stale).collect();
     let missing = engine.missing_deps(&selection);
-    if !json && !missing.is_empty() {
+    // What this executor would refuse (a GPU stage on a host without GPUs) is said per stage:
+    // a dry run on a laptop of a pipeline meant for a cluster still shows the whole plan.
+    let mut refused = std::collections::BTreeMap::new();
+    for s in &stale {
+        if let Some(i) = engine.pipeline.index(&s.stage) {
+            if let Err(e) = executor.check(&s.stage, &engine.pipeline.stages[i].resources) {
+                refused.insert(s.stage.clone(), e.to_string());
+            }
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&dry_run_json(engine, &status, &refused))?
+        );
+        return Ok(0);
+    }
+    if !missing.is_empty() {
         println!("missing data paths (`repro run` will refuse to start until they exist):");
         for (stage, dep) in &missing {
             println!("  {dep}  (dep of stage `{stage}`)");
         }
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&stale)?);
-    } else if stale.is_empty() {
+    if stale.is_empty() {
         println!("nothing to run: all {} stages are fresh", status.len());
     } else {
         println!("would run {} of {} stages:", stale.len(), status.len());
-        for s in &stale {
-            println!("  {}  ({})", s.stage, s.reasons.join("; "));
-        }
     }
     for s in &stale {
-        let Some(i) = engine.pipeline.index(&s.stage) else {
+        println!("  {}  ({})", s.stage, s.reasons.join("; "));
+        if let Some(why) = refused.get(&s.stage) {
+            println!("    not here: {why}");
+        }
+        let (Some(cfg), Some(i)) = (slurm, engine.pipeline.index(&s.stage)) else {
             continue;
         };
-        let resources = &engine.pipeline.stages[i].resources;
-        executor.check(&s.stage, resources)?;
-        if let (Some(_), false) = (slurm, json) {
-            // A stage whose inputs are stale has no key yet; its job is shown with a stand-in.
-            let key = s
-                .key
-                .map_or("<key: known once its inputs are done>".to_string(), |k| {
-                    k.to_string()
-                });
-            println!(
-                "  {}",
-                SlurmExecutor::dry_run_line(
-                    slurm.expect("checked"),
-                    &s.stage,
-                    &key,
-                    resources,
-                    engine.store.root(),
-                    &engine.pipeline.root
-                )?
-            );
-        }
+        // A stage whose inputs are stale has no key yet; its job is shown with a stand-in.
+        let key = s
+            .key
+            .map_or("<key: known once its inputs are done>".to_string(), |k| {
+                k.to_string()
+            });
+        println!(
+            "  {}",
+            SlurmExecutor::dry_run_line(
+                cfg,
+                &s.stage,
+                &key,
+                &engine.pipeline.stages[i].resources,
+                engine.store.root(),
+                &engine.pipeline.root
+            )?
+        );
     }
     Ok(0)
+}
+
+/// Every selected stage as `--dry-run --json` lists it: whether it would run and why, and
+/// what it would run with — its params as the kind resolved them (defaults filled: a training's
+/// whole recipe), its inputs, deps and resources — so a pipeline can be read without its code.
+fn dry_run_json(
+    engine: &Engine,
+    status: &[crate::engine::plan::StageStatus],
+    refused: &std::collections::BTreeMap<String, String>,
+) -> Vec<serde_json::Value> {
+    status
+        .iter()
+        .map(|s| {
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            v["would_run"] = serde_json::json!(s.state == State::Stale);
+            let p = engine.pipeline;
+            if let Some(i) = p.index(&s.stage) {
+                let stage = &p.stages[i];
+                let inputs: Vec<&str> = p.inputs[i].iter().map(|&j| p.stages[j].name.as_str()).collect();
+                v["inputs"] = serde_json::json!(inputs);
+                v["deps"] = serde_json::json!(stage.deps);
+                v["params"] = stage.params.clone();
+                v["resources"] = serde_json::json!(stage.resources);
+            }
+            if let Some(why) = refused.get(&s.stage) {
+                v["not_here"] = serde_json::json!(why);
+            }
+            v
+        })
+        .collect()
 }
 
 /// The action key and output tree of `stage`'s current record; an error saying what to run
