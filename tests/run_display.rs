@@ -105,8 +105,14 @@ fn the_live_display_shows_eta_waiting_one_failure_line_and_a_final_summary() {
     );
     let (code, screen) = on_terminal(&repo, "run --force --keep-going -j 4", None);
     assert_eq!(code, 1, "{screen}");
-    assert!(screen.contains("left"), "an ETA from the last run:\n{screen}");
-    assert!(screen.contains("1 waiting"), "`after` waits for `slow`:\n{screen}");
+    assert!(
+        screen.contains("left"),
+        "an ETA from the last run:\n{screen}"
+    );
+    assert!(
+        screen.contains("1 waiting"),
+        "`after` waits for `slow`:\n{screen}"
+    );
     assert_eq!(
         screen.matches("exit status: 7").count(),
         1,

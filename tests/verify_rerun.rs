@@ -51,7 +51,11 @@ fn a_nondeterministic_stage_is_caught_and_a_deterministic_one_passes() {
     let actions = snapshot(&store.join("actions"));
 
     let r = repo.repro(&["verify", "--rerun", "--json"]);
-    assert_eq!(r.code, 1, "a stage differs: exit 1\n{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 1,
+        "a stage differs: exit 1\n{}\n{}",
+        r.stdout, r.stderr
+    );
     let list = r.json();
     let verdict = |stage: &str| {
         let v = list
@@ -92,7 +96,10 @@ fn a_nondeterministic_stage_is_caught_and_a_deterministic_one_passes() {
         audit.stdout
     );
     let audit = repo.repro(&["audit", "close", "--json"]).json();
-    let key = audit["lineage"][0]["key"].as_str().expect("key").to_string();
+    let key = audit["lineage"][0]["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
     assert_eq!(audit["verifications"][&key]["verdict"], "within_tolerance");
     let det = repo.repro(&["audit", "det"]);
     assert!(det.stdout.contains("verify  identical"), "{}", det.stdout);
@@ -101,7 +108,11 @@ fn a_nondeterministic_stage_is_caught_and_a_deterministic_one_passes() {
     let r = repo.repro(&["verify", "--rerun", "close"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("identical         det"), "{}", r.stdout);
-    assert!(r.stdout.contains("2 of 2 stages reproduced"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("2 of 2 stages reproduced"),
+        "{}",
+        r.stdout
+    );
     assert!(!r.stdout.contains("clock"), "{}", r.stdout);
 }
 
@@ -119,7 +130,8 @@ fn a_stage_that_is_not_cached_is_not_checked_and_a_failing_rerun_is_reported() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("not checked       later (not cached: never run"),
+        r.stdout
+            .contains("not checked       later (not cached: never run"),
         "{}",
         r.stdout
     );

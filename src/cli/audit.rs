@@ -194,7 +194,10 @@ pub fn run(engine: &Engine, target: &str, format: AuditFormat) -> Result<i32> {
                 v.host,
                 v.duration_s
             ),
-            None => println!("  verify  never re-executed (`repro verify --rerun {}`)", p.stage),
+            None => println!(
+                "  verify  never re-executed (`repro verify --rerun {}`)",
+                p.stage
+            ),
         }
     }
     Ok(0)

@@ -602,7 +602,10 @@ fn dry_run_json(
             let p = engine.pipeline;
             if let Some(i) = p.index(&s.stage) {
                 let stage = &p.stages[i];
-                let inputs: Vec<&str> = p.inputs[i].iter().map(|&j| p.stages[j].name.as_str()).collect();
+                let inputs: Vec<&str> = p.inputs[i]
+                    .iter()
+                    .map(|&j| p.stages[j].name.as_str())
+                    .collect();
                 v["inputs"] = serde_json::json!(inputs);
                 v["deps"] = serde_json::json!(stage.deps);
                 v["params"] = stage.params.clone();

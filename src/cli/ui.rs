@@ -4,8 +4,8 @@
 use crate::engine::scheduler::{Reporter, RunSummary};
 use crate::store::ActionKey;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use std::fmt;
 use std::collections::HashMap;
+use std::fmt;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Mutex;
@@ -95,11 +95,16 @@ impl Reporter for RunUi {
             Some(b) => {
                 let pb = b.multi.add(ProgressBar::new_spinner());
                 pb.set_style(
-                    ProgressStyle::with_template("  {spinner} {prefix} {elapsed} {eta_left} {wide_msg}")
-                        .expect("valid template")
-                        .with_key("eta_left", move |st: &ProgressState, w: &mut dyn fmt::Write| {
+                    ProgressStyle::with_template(
+                        "  {spinner} {prefix} {elapsed} {eta_left} {wide_msg}",
+                    )
+                    .expect("valid template")
+                    .with_key(
+                        "eta_left",
+                        move |st: &ProgressState, w: &mut dyn fmt::Write| {
                             let _ = write!(w, "{}", eta_text(expected, st.elapsed()));
-                        }),
+                        },
+                    ),
                 );
                 pb.set_prefix(stage.to_string());
                 pb.enable_steady_tick(Duration::from_millis(120));

@@ -440,7 +440,10 @@ fn rerun_here(
     let result = run_kind(&action, kind, dir, &inputs, &progress, None);
     super::reaper::kill_descendants(std::time::Duration::ZERO);
     result.map_err(|f| ExecFailure {
-        message: format!("re-executing stage `{}` failed: {}", action.stage, f.message),
+        message: format!(
+            "re-executing stage `{}` failed: {}",
+            action.stage, f.message
+        ),
         ..f
     })
 }
@@ -537,7 +540,14 @@ fn run_with_retries(
     let mut failed = Vec::new();
     loop {
         let checkpoints = Box::new(StoreCheckpoints { store, key: *key });
-        let failure = match run_kind(action, kind, work, &inputs, progress_path, Some(checkpoints)) {
+        let failure = match run_kind(
+            action,
+            kind,
+            work,
+            &inputs,
+            progress_path,
+            Some(checkpoints),
+        ) {
             Err(f) if !f.environment && !f.stopped && failed.len() < retries => f.message,
             result => return (result, failed),
         };

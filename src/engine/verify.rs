@@ -247,7 +247,12 @@ pub fn compare(
 
 /// Every regular file under `dir` by `/`-separated relative path, with its digest; what is
 /// neither a folder nor a readable regular file goes to `unreadable`.
-fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Digest>, unreadable: &mut Vec<String>) {
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    out: &mut BTreeMap<String, Digest>,
+    unreadable: &mut Vec<String>,
+) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -302,7 +307,10 @@ fn diff_values(at: &str, a: &Value, b: &Value, tol: f64, out: &mut Vec<ValueDiff
     };
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
             let d = (x - y).abs();
             if x == y || d == 0.0 {
                 return true;
@@ -386,7 +394,12 @@ mod tests {
             values: Vec::new(),
             note: None,
         };
-        compare_metrics(a.to_string().as_bytes(), b.to_string().as_bytes(), tol, &mut c);
+        compare_metrics(
+            a.to_string().as_bytes(),
+            b.to_string().as_bytes(),
+            tol,
+            &mut c,
+        );
         c
     }
 
@@ -412,7 +425,10 @@ mod tests {
         assert_eq!(check_of(a.clone(), shorter, 1.0).verdict, Verdict::Differs);
         let extra = json!({"accuracy": 0.5, "per_class": [0.1, 0.2], "model": "x", "n": 1});
         let c = check_of(a, extra, 1.0);
-        assert_eq!((c.verdict, c.values[0].field.as_str()), (Verdict::Differs, "n"));
+        assert_eq!(
+            (c.verdict, c.values[0].field.as_str()),
+            (Verdict::Differs, "n")
+        );
     }
 
     #[test]
