@@ -282,3 +282,110 @@ fn a_killed_planner_is_replaced_without_running_any_stage_twice() {
     runs.sort();
     assert_eq!(runs, ["a", "b", "c", "d"], "each stage ran exactly once");
 }
+
+/// A mini training, slow enough to be caught between epochs (several seconds each here).
+#[cfg(feature = "torch")]
+const TRAINING: &str = r#"stages:
+  fashion_full:
+    kind: dataset_import
+    params: {format: fashion-mnist, resolution: [32, 32], channels: 3}
+  fashion:
+    kind: dataset_subset
+    inputs: [fashion_full]
+    params: {sizes: {train: 2000, val: 100}, seed: 0}
+  train:
+    kind: train
+    inputs: [fashion]
+    params: {model: resnet152, scale: mini, epochs: 6, batch_size: 32, seed: 0}
+"#;
+
+/// The digest of `train`'s model.safetensors, from its record.
+#[cfg(feature = "torch")]
+fn weights_digest(repo: &Repo, conf: &str) -> String {
+    let dir = repo.path().join("exported-train");
+    let e = repro(
+        repo,
+        conf,
+        &["export", "train", dir.to_str().expect("utf-8")],
+    );
+    assert_eq!(e.code, 0, "{}", e.stderr);
+    let bytes = std::fs::read(dir.join("model.safetensors")).expect("weights");
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(&bytes))
+}
+
+#[cfg(feature = "torch")]
+#[test]
+fn a_training_requeued_mid_run_resumes_from_its_checkpoint_to_identical_weights() {
+    let conf = slurm_conf();
+    // The reference: the same training, uninterrupted, on the local executor.
+    let reference = Repo::new(TRAINING);
+    reference.run_ok(&[]);
+    let want = weights_digest(&reference, &conf);
+
+    let repo = slurm_repo(TRAINING);
+    let child = repo
+        .command(&["run", "--json", "--executor", "slurm"])
+        .env("SLURM_CONF", &conf)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait for the first epoch's checkpoint, then requeue the training's job from outside.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let checkpoints = repo.path().join("store/checkpoints");
+    let job = loop {
+        assert!(Instant::now() < deadline, "no checkpoint was ever written");
+        let has_checkpoint = std::fs::read_dir(&checkpoints)
+            .map(|d| d.count() > 0)
+            .unwrap_or(false);
+        let jobs: Vec<serde_json::Value> = std::fs::read_dir(repo.path().join("store/jobs"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let train = jobs.iter().find(|j| j["stage"] == "train");
+        if let (true, Some(j)) = (has_checkpoint, train) {
+            break j["job_id"].as_u64().expect("job id");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let requeue = std::process::Command::new("scontrol")
+        .args(["requeue", &job.to_string()])
+        .env("SLURM_CONF", &conf)
+        .output()
+        .expect("scontrol");
+    assert!(
+        requeue.status.success(),
+        "scontrol requeue {job}: {}",
+        String::from_utf8_lossy(&requeue.stderr)
+    );
+    let out = child.wait_with_output().expect("planner");
+    assert!(out.status.success(), "the run completes after the requeue");
+
+    let export = repo.path().join("exported-metrics");
+    let e = repro(
+        &repo,
+        &conf,
+        &["export", "train", export.to_str().expect("utf-8")],
+    );
+    assert_eq!(e.code, 0, "{}", e.stderr);
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export.join("metrics.json")).expect("metrics"))
+            .expect("json");
+    assert!(
+        metrics["resumed_from_epoch"]
+            .as_u64()
+            .expect("resumed_from_epoch")
+            >= 1,
+        "the requeued job resumed from a checkpoint: {}",
+        metrics["resumed_from_epoch"]
+    );
+    assert_eq!(
+        weights_digest(&repo, &conf),
+        want,
+        "weights byte-identical to the uninterrupted run"
+    );
+}

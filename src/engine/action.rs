@@ -516,8 +516,29 @@ fn run_kind<'a>(
         progress: Some(Box::new(progress)),
         checkpoints,
     };
-    kind.run(&mut ctx)
-        .map_err(|e| ExecFailure::stage(e.to_string()))
+    // A kind that panics (a libtorch error surfacing through tch's unwrap, a bug) is a failed
+    // stage with its reason, like any other: its log is kept and its scratch removed, where a
+    // dead worker would leave both behind and say only "status 101".
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.run(&mut ctx))) {
+        Ok(result) => result.map_err(|e| ExecFailure::stage(e.to_string())),
+        Err(panic) => Err(ExecFailure::stage(format!(
+            "the `{}` stage kind panicked: {}",
+            kind.name(),
+            panic_reason(panic.as_ref())
+        ))),
+    }
+}
+
+/// A panic's message, cut to its first line (libtorch's errors carry a C++ backtrace, which the
+/// log has in full; through `unwrap`'s Debug formatting its line breaks arrive escaped).
+fn panic_reason(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    let first = text.lines().next().unwrap_or_default();
+    first.split("\\n").next().unwrap_or_default().to_string()
 }
 
 /// Run the kind, and again after a failure of the stage itself while `retries:` allows (an

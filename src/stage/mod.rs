@@ -18,11 +18,13 @@ pub mod dataset_subset;
 pub mod evaluate;
 #[cfg(feature = "torch")]
 pub mod finetune;
+pub mod holdout_split;
 pub mod imagenet_classes;
 #[cfg(feature = "torch")]
 pub mod imagenot_build;
 #[cfg(feature = "torch")]
 pub mod imagenot_select;
+pub mod lr_choice;
 pub mod rank_stats;
 pub mod report;
 #[cfg(feature = "torch")]
@@ -93,6 +95,8 @@ pub fn registry() -> Vec<Box<dyn StageKind>> {
         Box::new(caption_pool::CaptionPool),
         Box::new(dataset_import::DatasetImport),
         Box::new(dataset_subset::DatasetSubset),
+        Box::new(holdout_split::HoldoutSplit),
+        Box::new(lr_choice::LrChoice),
         Box::new(dataset_contrast::DatasetContrast),
         #[cfg(feature = "torch")]
         Box::new(imagenot_build::ImagenotBuild),

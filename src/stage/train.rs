@@ -7,6 +7,9 @@
 //!   params: {model: resnet152, dataset: mini_imagenot, epochs: 15}
 //! ```
 //! `dataset` names the input stage holding the dataset (optional when there is one input).
+//! `lr_scale: 4` multiplies the learning rate the recipe or `lr` gives (a tuning grid is then
+//! the same for every optimiser family). An input holding `lr.json` (an `lr_choice` stage)
+//! sets the learning rate instead: the tuned one.
 //! Outputs: `model.safetensors`, `model.json`, `metrics.json`. A checkpoint goes to the store
 //! after every epoch, so a killed stage resumes from its last finished epoch.
 
@@ -41,6 +44,51 @@ pub fn ml_environment(precision: device::Precision, gpus: u32) -> BTreeMap<Strin
 /// `dataset.json`.
 pub fn dataset_input(ctx: &StageContext, name: Option<&str>) -> Result<PathBuf, StageError> {
     ctx.input_holding(name, "dataset.json", ("a dataset", "datasets"), "dataset")
+}
+
+/// The params with `lr_scale` folded into the learning rate, so the key and the record hold the
+/// rate that actually trains.
+fn resolve_scaled(params: &Value) -> Result<TrainConfig, String> {
+    let mut params = params.clone();
+    let scale = match params.as_object_mut().and_then(|o| o.remove("lr_scale")) {
+        None => 1.0,
+        Some(v) => v
+            .as_f64()
+            .filter(|s| *s > 0.0 && s.is_finite())
+            .ok_or_else(|| format!("lr_scale must be a positive number, not {v}"))?,
+    };
+    let mut cfg = TrainConfig::resolve(&params)?;
+    cfg.lr = Some(cfg.lr() * scale);
+    Ok(cfg)
+}
+
+/// The learning rate an `lr_choice` input chose for `model`, if the stage has such an input.
+fn tuned_lr(ctx: &StageContext, model: &str) -> Result<Option<f64>, StageError> {
+    let found: Vec<_> = ctx
+        .inputs
+        .iter()
+        .filter(|(_, p)| p.join("lr.json").is_file())
+        .collect();
+    let [(name, dir)] = found[..] else {
+        return match found.len() {
+            0 => Ok(None),
+            _ => Err(StageError::Params(format!(
+                "stage `{}`: several inputs hold lr.json; give it one lr_choice input",
+                ctx.stage
+            ))),
+        };
+    };
+    let path = dir.join("lr.json");
+    let bytes = std::fs::read(&path)?;
+    let choice: super::lr_choice::LrChoiceFile = serde_json::from_slice(&bytes)
+        .map_err(|e| StageError::Failed(format!("input `{name}`: lr.json: {e}")))?;
+    if choice.model != model {
+        return Err(StageError::Params(format!(
+            "input `{name}` tuned the learning rate of `{}`, but this stage trains `{model}`",
+            choice.model
+        )));
+    }
+    Ok(Some(choice.lr))
 }
 
 /// Training's progress and checkpoints, through the stage context (also `finetune`'s).
@@ -81,7 +129,7 @@ impl StageKind for Train {
     }
 
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
-        let cfg = TrainConfig::resolve(params)?;
+        let cfg = resolve_scaled(params)?;
         serde_json::to_value(cfg).map_err(|e| e.to_string())
     }
 
@@ -93,7 +141,10 @@ impl StageKind for Train {
     }
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
-        let cfg = TrainConfig::resolve(&ctx.params).map_err(StageError::Params)?;
+        let mut cfg = TrainConfig::resolve(&ctx.params).map_err(StageError::Params)?;
+        if let Some(lr) = tuned_lr(ctx, &cfg.model)? {
+            cfg.lr = Some(lr);
+        }
         let dir = dataset_input(ctx, cfg.dataset.as_deref())?;
         let dataset = Dataset::open(&dir).map_err(|e| StageError::Failed(e.to_string()))?;
         let device = device::device_for(&ctx.gpus).map_err(StageError::Failed)?;
