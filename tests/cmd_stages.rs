@@ -124,6 +124,18 @@ fn bad_limits_are_refused_where_they_are_written() {
             "stages:\n  a:\n    kind: cmd\n    params: {cmd: \"true\", env: {REPRO_OUT: x}}\n",
             "REPRO_* names are reserved",
         ),
+        (
+            "stages:\n  a:\n    kind: cmd\n    resources: {retries: 2}\n    params: {cmd: \"true\"}\n",
+            "`retries:` is a key of the stage",
+        ),
+        (
+            "stages:\n  a:\n    kind: cmd\n    retries: -1\n    params: {cmd: \"true\"}\n",
+            "retries",
+        ),
+        (
+            "stages:\n  a:\n    kind: cmd\n    tolerance: {m.json: -1}\n    params: {cmd: \"true\"}\n",
+            "`m.json: -1` is not a tolerance",
+        ),
     ] {
         repo_refuses(text, expect);
     }
@@ -134,4 +146,73 @@ fn repo_refuses(text: &str, expect: &str) {
     let r = repo.repro(&["status"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains(expect), "{expect}\n{}", r.stderr);
+}
+
+#[test]
+fn retries_rerun_a_flaky_stage_and_its_record_says_so() {
+    // Fails on its first two attempts, succeeds on the third (the count lives outside the
+    // scratch folder, in the repository).
+    let flaky = |retries: u32| {
+        format!(
+            "stages:\n  flaky:\n    kind: cmd\n    retries: {retries}\n    params: {{cmd: \"n=$(cat tries 2>/dev/null || echo 0); echo $((n+1)) > tries; echo partial > $REPRO_OUT/p$n; [ $n -ge 2 ] && echo ok > $REPRO_OUT/o\"}}\n"
+        )
+    };
+    let repo = Repo::new(&flaky(1));
+    let r = repo.repro(&["run"]);
+    assert_eq!(
+        r.code, 1,
+        "one retry is not enough: {}{}",
+        r.stdout, r.stderr
+    );
+    std::fs::remove_file(repo.path().join("tries")).expect("reset");
+    // `retries:` is not in the key: the stage was never recorded, and now succeeds.
+    repo.write("pipeline.yaml", &flaky(2));
+    let r = repo.repro(&["run"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("flaky succeeded on attempt 3"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(repo.read("tries"), "3\n");
+    // Each attempt starts from an empty output folder: only the last one's files are kept.
+    let out = repo.repro(&["export", "flaky", "exported"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut files: Vec<String> = std::fs::read_dir(repo.path().join("exported"))
+        .expect("exported")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["o", "p2"]);
+    let audit = repo.repro(&["audit", "flaky", "--json"]).json();
+    let failed = &audit["lineage"][0]["provenance"]["failed_attempts"];
+    assert_eq!(failed.as_array().map(Vec::len), Some(2), "{audit}");
+    assert!(repo
+        .repro(&["audit", "flaky"])
+        .stdout
+        .contains("succeeded on attempt 3"));
+}
+
+#[test]
+fn version_commands_run_in_the_pipelines_folder_wherever_repro_starts() {
+    let repo = Repo::new(
+        "stages:\n  v:\n    kind: cmd\n    params:\n      cmd: \"cat tool-version > $REPRO_OUT/v\"\n      versions: {tool: \"cat tool-version\"}\n",
+    );
+    repo.write("tool-version", "1.2.3\n");
+    repo.run_ok(&[]);
+    // From another folder, with -f: the same key (the version is read from the same file).
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(common::repro_bin())
+        .args(["-f"])
+        .arg(repo.path().join("pipeline.yaml"))
+        .args(["--store"])
+        .arg(repo.path().join("store"))
+        .args(["status", "--json"])
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("repro");
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(status[0]["state"], "fresh", "{status}");
+    let audit = repo.repro(&["audit", "v", "--json"]).json();
+    assert_eq!(audit["lineage"][0]["components"]["env"]["tool"], "1.2.3");
 }

@@ -240,6 +240,7 @@ fn the_worker_refuses_an_action_planned_for_other_code() {
             memory: None,
             time: None,
             timeout: None,
+            retries: 0,
         },
         repo_root: repo.path().to_path_buf(),
         force: false,

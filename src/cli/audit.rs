@@ -2,6 +2,7 @@
 
 use super::AuditFormat;
 use crate::engine::Engine;
+use crate::provenance::verification::Verification;
 use crate::provenance::ActionRecord;
 use crate::store::{ActionKey, Digest, Store};
 use anyhow::{Context, Result};
@@ -93,11 +94,20 @@ pub fn run(engine: &Engine, target: &str, format: AuditFormat) -> Result<i32> {
         return Ok(0);
     }
     if format == AuditFormat::Json {
+        // The verdicts of re-execution checks (`verify --rerun`), by action key.
+        let verifications: serde_json::Map<String, serde_json::Value> = records
+            .iter()
+            .filter_map(|r| Verification::load(engine.store, &r.key))
+            .map(|v| (v.action.to_string(), json!(v)))
+            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({"target": target, "note": note, "lineage": records})
-            )?
+            serde_json::to_string_pretty(&json!({
+                "target": target,
+                "note": note,
+                "lineage": records,
+                "verifications": verifications,
+            }))?
         );
         return Ok(0);
     }
@@ -169,6 +179,26 @@ pub fn run(engine: &Engine, target: &str, format: AuditFormat) -> Result<i32> {
             p.exit_status,
             p.log.map(|d| d.hex()).unwrap_or_default()
         );
+        if !p.failed_attempts.is_empty() {
+            println!(
+                "  retried succeeded on attempt {} (`retries:`); earlier: {}",
+                p.failed_attempts.len() + 1,
+                p.failed_attempts.join(" | ")
+            );
+        }
+        match Verification::load(engine.store, &rec.key) {
+            Some(v) => println!(
+                "  verify  {} (re-executed {} on {}, {:.2} s)",
+                v.summary(),
+                v.checked_at,
+                v.host,
+                v.duration_s
+            ),
+            None => println!(
+                "  verify  never re-executed (`repro verify --rerun {}`)",
+                p.stage
+            ),
+        }
     }
     Ok(0)
 }

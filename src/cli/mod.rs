@@ -13,6 +13,7 @@ mod models;
 mod page;
 mod pin;
 mod remote;
+mod rerun;
 mod stats;
 mod ui;
 
@@ -117,10 +118,20 @@ enum Cmd {
         #[arg(long, value_enum)]
         format: Option<AuditFormat>,
     },
-    /// Re-hash every object in the store and check every action record; exit 1 if any is bad.
+    /// Re-hash every object in the store and check every action record (exit 4 if any is
+    /// bad); with --rerun, re-execute cached stages and compare their outputs (exit 1 if any
+    /// differs).
     Verify {
         #[arg(long)]
         json: bool,
+        /// Re-execute the cached TARGETs and what they need (all stages when none), each on
+        /// its recorded inputs, in a scratch folder; compare the outputs with the record (byte
+        /// for byte, metric files within their tolerance) and keep the verdict for `audit`.
+        #[arg(long)]
+        rerun: bool,
+        /// Stage names or matrix base names (with --rerun).
+        #[arg(requires = "rerun")]
+        targets: Vec<String>,
     },
     /// Print a stage's log: running (live), failed (kept) or succeeded (from its record).
     Log(log::LogArgs),
@@ -128,7 +139,16 @@ enum Cmd {
     Export { stage: String, dir: PathBuf },
     /// Execute one planned action (used by executors; KEY is an action key).
     #[command(hide = false)]
-    ExecStage { key: String },
+    ExecStage {
+        key: String,
+        /// Re-execute the recorded action into this folder instead, writing nothing to the
+        /// store (used by `repro verify --rerun`).
+        #[arg(long, requires = "root")]
+        rerun_into: Option<PathBuf>,
+        /// The pipeline's folder, where the stage runs (with --rerun-into).
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
     /// List the stage kinds this binary knows.
     Kinds {
         #[arg(long)]
@@ -285,7 +305,26 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Models(args) => models::run(args).map(|()| 0),
         #[cfg(feature = "torch")]
         Cmd::Embed(args) => embed::run(args).map(|()| 0),
-        Cmd::ExecStage { key } => {
+        Cmd::ExecStage {
+            key,
+            rerun_into: Some(dir),
+            root,
+        } => {
+            let store = Store::open(&cli.store)?;
+            let key = ActionKey(key.parse()?);
+            let record = crate::provenance::ActionRecord::load(&store, &key)?
+                .with_context(|| format!("no record of action {key} to re-execute"))?;
+            let kind = kinds
+                .get(&record.components.kind)
+                .with_context(|| format!("unknown kind `{}`", record.components.kind))?;
+            let root = root.as_deref().unwrap_or(Path::new("."));
+            match action::rerun(&store, &record, kind, root, dir) {
+                Ok(()) => Ok(exit::SUCCESS),
+                Err(f) if f.environment => Ok(exit::ENVIRONMENT),
+                Err(_) => Ok(exit::STAGE_FAILED),
+            }
+        }
+        Cmd::ExecStage { key, .. } => {
             let store = Store::open(&cli.store)?;
             let key = ActionKey(key.parse()?);
             let pending = match action::read_pending(&store, &key) {
@@ -362,29 +401,40 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 grace: std::time::Duration::from_secs(5),
             };
             let reporter = ui::RunUi::new(*json);
+            let clock = std::time::Instant::now();
             let summary = scheduler::run(&engine, &opts, &reporter, executor.as_mut())?;
-            if summary.failed.is_empty() && !summary.interrupted {
-                // Refresh what people read (reports/); stages not in this run stay as they are.
-                let (published, _) = engine.publish()?;
-                for p in published.iter().filter(|_| !*json) {
-                    println!(
-                        "published {} ({} files) to {}",
-                        p.stage,
-                        p.files,
-                        p.dir.display()
-                    );
+            // Refresh what people read (reports/) after a complete run; stages not in this run
+            // stay as they are. The summary line comes last, whatever happens here.
+            let published = if summary.failed.is_empty() && !summary.interrupted {
+                engine.publish().map(|(p, _)| p)
+            } else {
+                Ok(Vec::new())
+            };
+            for p in published.iter().flatten().filter(|_| !*json) {
+                println!(
+                    "published {} ({} files) to {}",
+                    p.stage,
+                    p.files,
+                    p.dir.display()
+                );
+            }
+            // The report page, after a complete run whose reports were published.
+            let page = match &published {
+                Ok(_) if summary.failed.is_empty() && !summary.interrupted => {
+                    page::write(&pipeline, &store)
                 }
-                if let Some(path) = page::write(&pipeline, &store)? {
-                    if !*json {
-                        println!("wrote the report page {}", path.display());
-                    }
-                }
+                _ => Ok(None),
+            };
+            if let (Ok(Some(path)), false) = (&page, *json) {
+                println!("wrote the report page {}", path.display());
             }
             if *json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
-                ui::summary(&summary);
+                ui::summary(&summary, clock.elapsed());
             }
+            published?;
+            page?;
             Ok(if summary.interrupted {
                 exit::INTERRUPTED
             } else if !summary.failed_environment.is_empty() {
@@ -456,7 +506,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
             });
             audit::run(&engine, target, format)
         }
-        Cmd::Verify { json } => {
+        Cmd::Verify {
+            json,
+            rerun: true,
+            targets,
+        } => {
+            let (pipeline, store) = load(&cli, &kinds)?;
+            let engine = Engine::new(&pipeline, &store, &kinds);
+            let exe = std::env::current_exe().context("locating the repro binary")?;
+            rerun::verify_rerun(&engine, targets, &exe, *json)
+        }
+        Cmd::Verify { json, .. } => {
             let store = Store::open(&cli.store)?;
             audit::verify(&store, *json)
         }
@@ -486,49 +546,94 @@ fn dry_run_report(
     let status = engine.status(&selection)?;
     let stale: Vec<_> = status.iter().filter(|s| s.state == State::Stale).collect();
     let missing = engine.missing_deps(&selection);
-    if !json && !missing.is_empty() {
+    // What this executor would refuse (a GPU stage on a host without GPUs) is said per stage:
+    // a dry run on a laptop of a pipeline meant for a cluster still shows the whole plan.
+    let mut refused = std::collections::BTreeMap::new();
+    for s in &stale {
+        if let Some(i) = engine.pipeline.index(&s.stage) {
+            if let Err(e) = executor.check(&s.stage, &engine.pipeline.stages[i].resources) {
+                refused.insert(s.stage.clone(), e.to_string());
+            }
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&dry_run_json(engine, &status, &refused))?
+        );
+        return Ok(0);
+    }
+    if !missing.is_empty() {
         println!("missing data paths (`repro run` will refuse to start until they exist):");
         for (stage, dep) in &missing {
             println!("  {dep}  (dep of stage `{stage}`)");
         }
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&stale)?);
-    } else if stale.is_empty() {
+    if stale.is_empty() {
         println!("nothing to run: all {} stages are fresh", status.len());
     } else {
         println!("would run {} of {} stages:", stale.len(), status.len());
-        for s in &stale {
-            println!("  {}  ({})", s.stage, s.reasons.join("; "));
-        }
     }
     for s in &stale {
-        let Some(i) = engine.pipeline.index(&s.stage) else {
+        println!("  {}  ({})", s.stage, s.reasons.join("; "));
+        if let Some(why) = refused.get(&s.stage) {
+            println!("    not here: {why}");
+        }
+        let (Some(cfg), Some(i)) = (slurm, engine.pipeline.index(&s.stage)) else {
             continue;
         };
-        let resources = &engine.pipeline.stages[i].resources;
-        executor.check(&s.stage, resources)?;
-        if let (Some(_), false) = (slurm, json) {
-            // A stage whose inputs are stale has no key yet; its job is shown with a stand-in.
-            let key = s
-                .key
-                .map_or("<key: known once its inputs are done>".to_string(), |k| {
-                    k.to_string()
-                });
-            println!(
-                "  {}",
-                SlurmExecutor::dry_run_line(
-                    slurm.expect("checked"),
-                    &s.stage,
-                    &key,
-                    resources,
-                    engine.store.root(),
-                    &engine.pipeline.root
-                )?
-            );
-        }
+        // A stage whose inputs are stale has no key yet; its job is shown with a stand-in.
+        let key = s
+            .key
+            .map_or("<key: known once its inputs are done>".to_string(), |k| {
+                k.to_string()
+            });
+        println!(
+            "  {}",
+            SlurmExecutor::dry_run_line(
+                cfg,
+                &s.stage,
+                &key,
+                &engine.pipeline.stages[i].resources,
+                engine.store.root(),
+                &engine.pipeline.root
+            )?
+        );
     }
     Ok(0)
+}
+
+/// Every selected stage as `--dry-run --json` lists it: whether it would run and why, and
+/// what it would run with — its params as the kind resolved them (defaults filled: a training's
+/// whole recipe), its inputs, deps and resources — so a pipeline can be read without its code.
+fn dry_run_json(
+    engine: &Engine,
+    status: &[crate::engine::plan::StageStatus],
+    refused: &std::collections::BTreeMap<String, String>,
+) -> Vec<serde_json::Value> {
+    status
+        .iter()
+        .map(|s| {
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            v["would_run"] = serde_json::json!(s.state == State::Stale);
+            let p = engine.pipeline;
+            if let Some(i) = p.index(&s.stage) {
+                let stage = &p.stages[i];
+                let inputs: Vec<&str> = p.inputs[i]
+                    .iter()
+                    .map(|&j| p.stages[j].name.as_str())
+                    .collect();
+                v["inputs"] = serde_json::json!(inputs);
+                v["deps"] = serde_json::json!(stage.deps);
+                v["params"] = stage.params.clone();
+                v["resources"] = serde_json::json!(stage.resources);
+            }
+            if let Some(why) = refused.get(&s.stage) {
+                v["not_here"] = serde_json::json!(why);
+            }
+            v
+        })
+        .collect()
 }
 
 /// The action key and output tree of `stage`'s current record; an error saying what to run

@@ -3,8 +3,9 @@
 
 use crate::engine::scheduler::{Reporter, RunSummary};
 use crate::store::ActionKey;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::collections::HashMap;
+use std::fmt;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Mutex;
@@ -89,13 +90,21 @@ impl Reporter for RunUi {
         }
     }
 
-    fn started(&self, stage: &str, key: &ActionKey) {
+    fn started(&self, stage: &str, key: &ActionKey, expected: Option<Duration>) {
         match &self.bars {
             Some(b) => {
                 let pb = b.multi.add(ProgressBar::new_spinner());
                 pb.set_style(
-                    ProgressStyle::with_template("  {spinner} {prefix} {elapsed} {wide_msg}")
-                        .expect("valid template"),
+                    ProgressStyle::with_template(
+                        "  {spinner} {prefix} {elapsed} {eta_left} {wide_msg}",
+                    )
+                    .expect("valid template")
+                    .with_key(
+                        "eta_left",
+                        move |st: &ProgressState, w: &mut dyn fmt::Write| {
+                            let _ = write!(w, "{}", eta_text(expected, st.elapsed()));
+                        },
+                    ),
                 );
                 pb.set_prefix(stage.to_string());
                 pb.enable_steady_tick(Duration::from_millis(120));
@@ -104,7 +113,11 @@ impl Reporter for RunUi {
                     .expect("ui lock")
                     .insert(stage.to_string(), pb);
             }
-            None => self.line(&format!("run    {stage} ({})", key.0.short())),
+            None => self.line(&format!(
+                "run    {stage} ({}{})",
+                key.0.short(),
+                expected.map_or(String::new(), |e| format!(", last run took {}", human(e)))
+            )),
         }
     }
 
@@ -131,7 +144,11 @@ impl Reporter for RunUi {
         self.line(&format!("FAILED {stage}: {message}"));
         if let Some(log) = log {
             if let Ok(text) = std::fs::read_to_string(log) {
-                let lines: Vec<&str> = text.lines().collect();
+                // The worker also wrote its reason at the end of the log: said once, above.
+                let lines: Vec<&str> = text
+                    .lines()
+                    .filter(|l| !message.contains(l.trim()) || l.trim().is_empty())
+                    .collect();
                 for l in &lines[lines.len().saturating_sub(15)..] {
                     self.line(&format!("  | {l}"));
                 }
@@ -144,14 +161,55 @@ impl Reporter for RunUi {
         self.line(message);
     }
 
+    fn queue(&self, running: usize, waiting: usize) {
+        if let Some(b) = &self.bars {
+            b.dag
+                .set_message(format!("· {running} running · {waiting} waiting"));
+        }
+    }
+
+    fn stopped(&self, stage: &str) {
+        self.stage_done(stage);
+        self.line(&format!("stopped {stage}"));
+    }
+
+    /// No bar outlives the run: whatever still spins (a stage stopped by Ctrl-C) is cleared,
+    /// so the summary line that follows is the last thing on the screen.
     fn end(&self) {
         if let Some(b) = &self.bars {
+            for (_, pb) in b.stages.lock().expect("ui lock").drain() {
+                pb.finish_and_clear();
+                b.multi.remove(&pb);
+            }
             b.dag.finish_and_clear();
+            let _ = b.multi.clear();
         }
     }
 }
 
-pub fn summary(s: &RunSummary) {
+/// `~40s left` while a stage runs within its last duration, `12s over its last run (30s)`
+/// after; nothing when it never ran.
+fn eta_text(expected: Option<Duration>, elapsed: Duration) -> String {
+    match expected {
+        None => String::new(),
+        Some(e) if elapsed <= e => format!("~{} left", human(e - elapsed)),
+        Some(e) => format!("{} over its last run ({})", human(elapsed - e), human(e)),
+    }
+}
+
+/// A duration as people read it: `0.4s`, `42s`, `3m05s`, `2h07m`.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=9 => format!("{:.1}s", d.as_secs_f64()),
+        10..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The run's last line, printed on every way out of a run that started.
+pub fn summary(s: &RunSummary, elapsed: Duration) {
     let mut parts = vec![
         format!("{} executed", s.executed.len()),
         format!("{} cached", s.cached.len()),
@@ -172,7 +230,7 @@ pub fn summary(s: &RunSummary) {
     if s.interrupted {
         parts.push("interrupted".into());
     }
-    println!("{}", parts.join(", "));
+    println!("{} in {}", parts.join(", "), human(elapsed));
 }
 
 /// The bar of a push or pull: objects done of objects to move, and the bytes moved.
@@ -223,5 +281,20 @@ impl crate::remote::Progress for TransferBar {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eta_counts_down_from_the_last_run_then_says_how_far_over_it_is() {
+        let s = Duration::from_secs;
+        assert_eq!(eta_text(None, s(5)), "");
+        assert_eq!(eta_text(Some(s(100)), s(40)), "~1m00s left");
+        assert_eq!(eta_text(Some(s(30)), s(42)), "12s over its last run (30s)");
+        assert_eq!(human(Duration::from_millis(400)), "0.4s");
+        assert_eq!(human(s(7325)), "2h02m");
     }
 }

@@ -11,6 +11,7 @@ use crate::stage::{StageContext, StageKind};
 use crate::store::fsutil::write_atomic;
 use crate::store::{ActionKey, Store, StoreError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -309,7 +310,7 @@ fn execute_here(
 
     let started = provenance::now();
     let clock = Instant::now();
-    let result = run_kind(store, key, action, kind, &work, &progress);
+    let (result, failed_attempts) = run_with_retries(store, key, action, kind, &work, &progress);
     // Whatever the stage left running is killed (no grace: the stage is over, and a process
     // ignoring TERM could go on writing meanwhile) before its outputs are read.
     super::reaper::kill_descendants(std::time::Duration::ZERO);
@@ -340,6 +341,7 @@ fn execute_here(
                     resources: action.resources.clone(),
                     gpus: host_gpus(),
                     batch_job: crate::provenance::BatchJob::from_env(),
+                    failed_attempts: failed_attempts.clone(),
                 },
             };
             record.publish(store)?;
@@ -388,6 +390,64 @@ fn execute_here(
     outcome
 }
 
+/// Re-execute the recorded action `record` into `dir` (`dir/out`, its log `dir/log`) for
+/// `repro verify --rerun`: inputs come from the store as recorded; nothing is written to the
+/// store (no objects, no record, no checkpoint), so the real result stays as it was. The
+/// caller compares `dir/out` with the record and removes `dir`. A failure is also written,
+/// as one reason, to the stderr this worker was started with.
+pub fn rerun(
+    store: &Store,
+    record: &ActionRecord,
+    kind: &dyn StageKind,
+    repo_root: &Path,
+    dir: &Path,
+) -> Result<(), ExecFailure> {
+    let console = console();
+    let result = rerun_here(store, record, kind, repo_root, dir);
+    if let (Err(failure), Some(mut console)) = (&result, console) {
+        let _ = writeln!(console, "{}", failure.message);
+    }
+    result
+}
+
+fn rerun_here(
+    store: &Store,
+    record: &ActionRecord,
+    kind: &dyn StageKind,
+    repo_root: &Path,
+    dir: &Path,
+) -> Result<(), ExecFailure> {
+    let action = PendingAction {
+        stage: record.provenance.stage.clone(),
+        components: record.components.clone(),
+        resources: record.provenance.resources.clone(),
+        repo_root: repo_root.to_path_buf(),
+        force: true,
+    };
+    check_code(&action, kind).map_err(ExecFailure::stage)?;
+    let env = |what: String| move |e: io::Error| ExecFailure::environment(format!("{what}: {e}"));
+    for d in [dir.join("in"), dir.join("out")] {
+        fs::create_dir_all(&d).map_err(env(d.display().to_string()))?;
+    }
+    let log_path = dir.join("log");
+    let log = File::create(&log_path).map_err(env(log_path.display().to_string()))?;
+    redirect_output(&log).map_err(env(format!("redirect output to {}", log_path.display())))?;
+    let progress = progress_channel(dir);
+    std::env::set_var("REPRO_PROGRESS", &progress);
+    super::reaper::become_subreaper();
+    super::reaper::stop_tree_on_signal();
+    let inputs = materialize_inputs(store, &action, dir)?;
+    let result = run_kind(&action, kind, dir, &inputs, &progress, None);
+    super::reaper::kill_descendants(std::time::Duration::ZERO);
+    result.map_err(|f| ExecFailure {
+        message: format!(
+            "re-executing stage `{}` failed: {}",
+            action.stage, f.message
+        ),
+        ..f
+    })
+}
+
 /// The worker checks the code: the planned key names a code fingerprint, and a result must be
 /// published only by the code it names, not by whatever binary happens to run the action (a
 /// rebuild during a long run, another host with another build).
@@ -408,15 +468,13 @@ fn check_code(action: &PendingAction, kind: &dyn StageKind) -> Result<(), String
     ))
 }
 
-fn run_kind(
+/// The input trees of `action`, materialized read-only under `work/in/<name>`.
+fn materialize_inputs(
     store: &Store,
-    key: &ActionKey,
     action: &PendingAction,
-    kind: &dyn StageKind,
     work: &Path,
-    progress_path: &Path,
-) -> Result<(), ExecFailure> {
-    let mut inputs = std::collections::BTreeMap::new();
+) -> Result<BTreeMap<String, PathBuf>, ExecFailure> {
+    let mut inputs = BTreeMap::new();
     for (name, digest) in &action.components.inputs {
         let dest = work.join("in").join(name);
         store
@@ -424,6 +482,19 @@ fn run_kind(
             .map_err(|e| ExecFailure::from_store(&format!("input `{name}`"), &e))?;
         inputs.insert(name.clone(), dest);
     }
+    Ok(inputs)
+}
+
+/// Run the kind once into `work/out`. `checkpoints` is `None` for a re-execution, which must
+/// neither resume from nor write anything to the store.
+fn run_kind<'a>(
+    action: &PendingAction,
+    kind: &dyn StageKind,
+    work: &Path,
+    inputs: &BTreeMap<String, PathBuf>,
+    progress_path: &Path,
+    checkpoints: Option<Box<dyn CheckpointStore + 'a>>,
+) -> Result<(), ExecFailure> {
     let progress = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -432,7 +503,7 @@ fn run_kind(
     let mut ctx = StageContext {
         stage: action.stage.clone(),
         params: action.components.params.clone(),
-        inputs,
+        inputs: inputs.clone(),
         in_dir: work.join("in"),
         out_dir: work.join("out"),
         repo_root: action.repo_root.clone(),
@@ -443,7 +514,7 @@ fn run_kind(
             timeout: action.resources.timeout(),
         },
         progress: Some(Box::new(progress)),
-        checkpoints: Some(Box::new(StoreCheckpoints { store, key: *key })),
+        checkpoints,
     };
     // A kind that panics (a libtorch error surfacing through tch's unwrap, a bug) is a failed
     // stage with its reason, like any other: its log is kept and its scratch removed, where a
@@ -468,6 +539,55 @@ fn panic_reason(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or("(no message)");
     let first = text.lines().next().unwrap_or_default();
     first.split("\\n").next().unwrap_or_default().to_string()
+}
+
+/// Run the kind, and again after a failure of the stage itself while `retries:` allows (an
+/// environment failure or a requested stop is not retried: another try would meet the same
+/// cause). Each attempt starts from an empty output folder. Returns the result and the
+/// reasons of the attempts that failed before it.
+fn run_with_retries(
+    store: &Store,
+    key: &ActionKey,
+    action: &PendingAction,
+    kind: &dyn StageKind,
+    work: &Path,
+    progress_path: &Path,
+) -> (Result<(), ExecFailure>, Vec<String>) {
+    let inputs = match materialize_inputs(store, action, work) {
+        Ok(i) => i,
+        Err(f) => return (Err(f), Vec::new()),
+    };
+    let retries = action.resources.retries as usize;
+    let mut failed = Vec::new();
+    loop {
+        let checkpoints = Box::new(StoreCheckpoints { store, key: *key });
+        let failure = match run_kind(
+            action,
+            kind,
+            work,
+            &inputs,
+            progress_path,
+            Some(checkpoints),
+        ) {
+            Err(f) if !f.environment && !f.stopped && failed.len() < retries => f.message,
+            result => return (result, failed),
+        };
+        super::reaper::kill_descendants(std::time::Duration::ZERO);
+        let left = retries - failed.len();
+        let _ = writeln!(
+            io::stderr(),
+            "\nrepro: attempt {} of stage `{}` failed: {failure}; retrying ({left} {} left)",
+            failed.len() + 1,
+            action.stage,
+            if left == 1 { "retry" } else { "retries" }
+        );
+        failed.push(failure);
+        let out = work.join("out");
+        if let Err(e) = make_writable_and_remove(&out).and_then(|()| fs::create_dir_all(&out)) {
+            let f = ExecFailure::environment(format!("emptying {}: {e}", out.display()));
+            return (Err(f), failed);
+        }
+    }
 }
 
 /// Remove a stage's scratch (read-only inputs, whatever the stage left, links included) without

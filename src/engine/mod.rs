@@ -17,6 +17,7 @@ pub mod resolve;
 pub mod scheduler;
 pub mod shared;
 pub mod slurm;
+pub mod verify;
 
 use crate::pipeline::graph::KindCatalog;
 use crate::pipeline::Pipeline;
@@ -168,7 +169,7 @@ impl<'a> Engine<'a> {
             params: stage.params.clone(),
             inputs,
             deps,
-            env: kind.environment(&stage.params, stage.resources.gpus),
+            env: kind.environment_at(&stage.params, stage.resources.gpus, &self.pipeline.root),
         })
     }
 

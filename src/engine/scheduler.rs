@@ -22,11 +22,17 @@ use std::time::{Duration, Instant};
 pub trait Reporter {
     fn begin(&self, total: usize);
     fn cached(&self, stage: &str);
-    fn started(&self, stage: &str, key: &ActionKey);
+    /// `expected`: how long the stage's last run took (from its record), for an ETA.
+    fn started(&self, stage: &str, key: &ActionKey, expected: Option<Duration>);
     fn progress(&self, stage: &str, done: u64, total: u64, message: &str);
     fn finished(&self, stage: &str, seconds: f64);
     fn failed(&self, stage: &str, message: &str, log: Option<&Path>);
     fn note(&self, message: &str);
+    /// How many stages run now and how many wait (for inputs or for a slot).
+    fn queue(&self, _running: usize, _waiting: usize) {}
+    /// A running stage was stopped (Ctrl-C) before it finished.
+    fn stopped(&self, _stage: &str) {}
+    /// Called once on every way out of a run that started (success, failure, interruption).
     fn end(&self);
 }
 
@@ -202,7 +208,19 @@ pub fn run(
                     repo_root: p.root.clone(),
                     force: forced.contains(&i),
                 };
-                let key = action::write_pending(engine.store, &pending)?;
+                // A failure here must not abort the run while other stages are running: the
+                // stage fails, as if its launch had.
+                let key = match action::write_pending(engine.store, &pending) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        reporter.failed(&stage.name, &e.to_string(), None);
+                        summary.failed.push(stage.name.clone());
+                        summary.failed_environment.push(stage.name.clone());
+                        slots[i] = Slot::Failed;
+                        stop_launching |= !opts.keep_going;
+                        continue;
+                    }
+                };
                 let job = Job {
                     id: i,
                     stage: stage.name.clone(),
@@ -217,7 +235,7 @@ pub fn run(
                     stop_launching |= !opts.keep_going;
                     continue;
                 }
-                reporter.started(&stage.name, &key);
+                reporter.started(&stage.name, &key, previous_duration(engine, &stage.name));
                 used_cpus += cpus;
                 used_gpus += gpus;
                 running += 1;
@@ -230,6 +248,11 @@ pub fn run(
         if running == 0 {
             break;
         }
+        let waiting = selection
+            .iter()
+            .filter(|&&i| matches!(slots[i], Slot::Waiting | Slot::Ready(_)))
+            .count();
+        reporter.queue(running, waiting);
         let (i, end) = match executor.wait() {
             Event::Progress {
                 job,
@@ -306,11 +329,19 @@ fn settle(
     match record {
         Some(rec) if rec.outputs_present(engine.store) => {
             reporter.finished(name, started.elapsed().as_secs_f64());
+            let retried = &rec.provenance.failed_attempts;
+            if !retried.is_empty() {
+                reporter.note(&format!(
+                    "{name} succeeded on attempt {} (`retries:`); `repro audit {name}` shows why the others failed",
+                    retried.len() + 1
+                ));
+            }
             summary.executed.push(name.clone());
             slots[i] = Slot::Done(rec.output);
             true
         }
         _ if end == JobEnd::Cancelled => {
+            reporter.stopped(name);
             slots[i] = Slot::NotRun;
             true
         }
@@ -351,6 +382,13 @@ fn fail(
     }
     summary.failed.push(name);
     slots[i] = Slot::Failed;
+}
+
+/// How long the last recorded run of `stage` took (whatever its key): what an ETA expects.
+fn previous_duration(engine: &Engine, stage: &str) -> Option<Duration> {
+    let key = engine.store.get_ref(stage)?;
+    let record = ActionRecord::load(engine.store, &key).ok().flatten()?;
+    Duration::try_from_secs_f64(record.provenance.duration_s).ok()
 }
 
 /// The CPU slots and counted GPUs a running stage holds: its CPUs capped at the executor's

@@ -87,6 +87,13 @@ struct StageSpec {
     plots: Vec<super::shown::Plot>,
     #[serde(default)]
     metrics: Vec<String>,
+    /// Run a failing stage up to this many more times; see [`Resources::retries`].
+    #[serde(default)]
+    retries: Option<u32>,
+    /// Output files compared within a tolerance by `repro verify --rerun` (path → largest
+    /// absolute difference of any number in it), beside those the kind declares.
+    #[serde(default)]
+    tolerance: Option<UniqueMap<f64>>,
 }
 
 /// What a stage needs from the machine.
@@ -108,6 +115,15 @@ pub struct Resources {
     /// an execution without changing its result (it is not in the action key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// The stage key `retries:`: how many more times the worker runs a stage whose run failed
+    /// (a flaky command). Like `timeout`, it is not in the action key; the record says how many
+    /// attempts a success took.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Resources {
@@ -137,6 +153,7 @@ impl Default for Resources {
             memory: None,
             time: None,
             timeout: None,
+            retries: 0,
         }
     }
 }
@@ -158,6 +175,9 @@ pub struct Stage {
     pub publish: Option<String>,
     /// Its `plots:` and `metrics:`, which the report page draws (not part of the key).
     pub shown: super::shown::Shown,
+    /// The stage key `tolerance:`: output file → absolute tolerance of its numbers when
+    /// `repro verify --rerun` compares a re-execution with the record.
+    pub tolerance: std::collections::BTreeMap<String, f64>,
     /// Key path of this stage in the file, for error positions.
     pub(crate) yaml_path: String,
 }
@@ -277,6 +297,23 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
         shown
             .check()
             .map_err(|(at, m)| parsed.error_at_value(&format!("{yaml_path}.{at}"), m))?;
+        if resources.retries > 0 {
+            return Err(parsed.error_at(
+                &format!("{yaml_path}.resources.retries"),
+                "`retries:` is a key of the stage: write it beside `resources:`, not inside",
+            ));
+        }
+        resources.retries = spec.retries.unwrap_or(0);
+        let mut tolerance = std::collections::BTreeMap::new();
+        for (file, tol) in spec.tolerance.as_ref().map(|t| &t.0).into_iter().flatten() {
+            if !(tol.is_finite() && *tol >= 0.0) {
+                return Err(parsed.error_at_value(
+                    &format!("{yaml_path}.tolerance.{file}"),
+                    format!("`{file}: {tol}` is not a tolerance; write a number ≥ 0, e.g. `1e-9`"),
+                ));
+            }
+            tolerance.insert(file.clone(), *tol);
+        }
         parsed.refuse_odd_numbers(&spec.params, &format!("{yaml_path}.params"))?;
         let params = yaml_to_json(&spec.params)
             .map_err(|m| parsed.error_at(&format!("{yaml_path}.params"), m))?;
@@ -347,6 +384,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed, PipelineError> {
                 resources: resources.clone(),
                 publish: spec.publish.clone(),
                 shown: shown.clone(),
+                tolerance: tolerance.clone(),
                 yaml_path: yaml_path.clone(),
             });
         }

@@ -5,6 +5,7 @@ mod git;
 pub mod intoto;
 pub mod key;
 pub mod record;
+pub mod verification;
 
 pub use git::GitState;
 pub use record::{ActionRecord, BatchJob, Provenance, RecordHead};

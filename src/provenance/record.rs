@@ -28,6 +28,10 @@ pub struct Provenance {
     /// Where the worker ran when a batch system placed it (absent: a local process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_job: Option<BatchJob>,
+    /// The reasons of the attempts that failed before this one succeeded (`retries:`): a
+    /// flaky stage's success says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_attempts: Vec<String>,
 }
 
 /// A Slurm job's identity, as its worker saw it in its environment.

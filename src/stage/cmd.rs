@@ -23,6 +23,7 @@ use super::{StageContext, StageError, StageKind};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -52,13 +53,21 @@ impl StageKind for Cmd {
         Ok(params.clone())
     }
 
-    /// The output of each `versions:` command (trimmed), under its name.
-    fn environment(&self, params: &Value, _gpus: u32) -> BTreeMap<String, String> {
+    /// The output of each `versions:` command (trimmed), under its name, run in the folder
+    /// `repro` was started from; the engine asks [`StageKind::environment_at`] instead.
+    fn environment(&self, params: &Value, gpus: u32) -> BTreeMap<String, String> {
+        self.environment_at(params, gpus, Path::new("."))
+    }
+
+    /// The output of each `versions:` command (trimmed), under its name, run where the stage's
+    /// command runs (the pipeline's folder): `python3 -c 'import mylib'` must find the same
+    /// `mylib` whether `repro` was started there or with `-f` from elsewhere.
+    fn environment_at(&self, params: &Value, _gpus: u32, root: &Path) -> BTreeMap<String, String> {
         let env = declared_env(params).unwrap_or_default();
         versions(params)
             .unwrap_or_default()
             .into_iter()
-            .map(|(name, command)| (name, version_of(&command, &env)))
+            .map(|(name, command)| (name, version_of(&command, &env, root)))
             .collect()
     }
 
@@ -230,9 +239,9 @@ fn versions(params: &Value) -> Result<BTreeMap<String, String>, String> {
 /// every stage of a matrix asks the same question, and `repro status` asks it for each.
 /// A failing command gives a value saying so; a stage whose key holds it is then one that
 /// reruns once the tool is back.
-fn version_of(command: &str, env: &BTreeMap<String, String>) -> String {
+fn version_of(command: &str, env: &BTreeMap<String, String>, root: &Path) -> String {
     static SEEN: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
-    let key = format!("{command}\0{env:?}");
+    let key = format!("{command}\0{env:?}\0{}", root.display());
     let seen = SEEN.get_or_init(Default::default);
     if let Some(v) = seen.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return v;
@@ -240,6 +249,7 @@ fn version_of(command: &str, env: &BTreeMap<String, String>) -> String {
     let value = match Command::new("sh")
         .arg("-c")
         .arg(command)
+        .current_dir(root)
         .envs(env)
         .stdin(Stdio::null())
         .output()

@@ -61,6 +61,26 @@ pub trait StageKind: Send + Sync {
         BTreeMap::new()
     }
 
+    /// [`StageKind::environment`] of a stage whose pipeline lives in `root`: a kind that runs
+    /// commands to observe its environment runs them there, as the stage itself would, so the
+    /// key does not depend on the folder `repro` was started from.
+    fn environment_at(
+        &self,
+        params: &Value,
+        gpus: u32,
+        _root: &std::path::Path,
+    ) -> BTreeMap<String, String> {
+        self.environment(params, gpus)
+    }
+
+    /// Output files whose numbers may differ slightly between two correct executions (metrics
+    /// summed in another order on another machine): path in the output tree → the largest
+    /// absolute difference of any number in it that `repro verify --rerun` accepts. Every
+    /// other file must be identical byte for byte. A stage's `tolerance:` key adds to these.
+    fn metric_files(&self, _params: &Value) -> BTreeMap<String, f64> {
+        BTreeMap::new()
+    }
+
     /// Compute the outputs. Runs in a fresh process (`repro exec-stage`) whose stdout and
     /// stderr are the stage log.
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError>;

@@ -16,7 +16,7 @@ struct Quiet;
 impl Reporter for Quiet {
     fn begin(&self, _: usize) {}
     fn cached(&self, _: &str) {}
-    fn started(&self, _: &str, _: &ActionKey) {}
+    fn started(&self, _: &str, _: &ActionKey, _: Option<std::time::Duration>) {}
     fn progress(&self, _: &str, _: u64, _: u64, _: &str) {}
     fn finished(&self, _: &str, _: f64) {}
     fn failed(&self, _: &str, _: &str, _: Option<&Path>) {}
@@ -101,6 +101,7 @@ fn publish(store: &Store, key: &ActionKey, bytes: &str) {
             resources: pending.resources,
             gpus: Vec::new(),
             batch_job: None,
+            failed_attempts: Vec::new(),
         },
     }
     .publish(store)
