@@ -49,15 +49,12 @@ impl RandomErasing {
     }
 }
 
-/// Erase one rectangle of the `c × h × w` image `chw` as `cfg` says; returns the rectangle
-/// `(top, left, height, width)` when one was erased.
-pub fn random_erasing(
-    cfg: &RandomErasing,
-    chw: &mut [f32],
-    (c, h, w): (usize, usize, usize),
-    rng: &mut impl Rng,
-) -> Option<(usize, usize, usize, usize)> {
-    debug_assert_eq!(chw.len(), c * h * w);
+/// An erased rectangle: `(top, left, height, width)`.
+pub type Rect = (usize, usize, usize, usize);
+
+/// torchvision's `RandomErasing.get_params` after the coin: up to 10 tries at a random area and
+/// log-uniform aspect ratio; `None` when the coin says no or no try fits in `h × w`.
+pub fn draw(cfg: &RandomErasing, (h, w): (usize, usize), rng: &mut impl Rng) -> Option<Rect> {
     if rng.gen::<f64>() >= cfg.p {
         return None;
     }
@@ -74,18 +71,31 @@ pub fn random_erasing(
         }
         let top = rng.gen_range(0..=h - eh);
         let left = rng.gen_range(0..=w - ew);
-        for ch in 0..c {
-            for y in top..top + eh {
-                let row = &mut chw[(ch * h + y) * w + left..][..ew];
-                match cfg.value {
-                    EraseValue::Zero => row.fill(0.0),
-                    EraseValue::Random => row.iter_mut().for_each(|v| *v = normal(rng)),
-                }
-            }
-        }
         return Some((top, left, eh, ew));
     }
     None
+}
+
+/// Erase one rectangle of the `c × h × w` image `chw` as `cfg` says; returns the rectangle
+/// when one was erased.
+pub fn random_erasing(
+    cfg: &RandomErasing,
+    chw: &mut [f32],
+    (c, h, w): (usize, usize, usize),
+    rng: &mut impl Rng,
+) -> Option<Rect> {
+    debug_assert_eq!(chw.len(), c * h * w);
+    let (top, left, eh, ew) = draw(cfg, (h, w), rng)?;
+    for ch in 0..c {
+        for y in top..top + eh {
+            let row = &mut chw[(ch * h + y) * w + left..][..ew];
+            match cfg.value {
+                EraseValue::Zero => row.fill(0.0),
+                EraseValue::Random => row.iter_mut().for_each(|v| *v = normal(rng)),
+            }
+        }
+    }
+    Some((top, left, eh, ew))
 }
 
 /// A standard-normal draw (Box–Muller).

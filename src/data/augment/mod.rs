@@ -268,8 +268,8 @@ mod tests {
     #[test]
     fn policies_read_as_users_write_them() {
         // Stage params reach the recipe as JSON.
-        let p: Policy = serde_json::from_str(r#"{"rand_augment": {"ops": 2, "magnitude": 9}}"#)
-            .expect("ra");
+        let p: Policy =
+            serde_json::from_str(r#"{"rand_augment": {"ops": 2, "magnitude": 9}}"#).expect("ra");
         let ra = Policy::RandAugment {
             ops: 2,
             magnitude: 9,
