@@ -355,10 +355,10 @@ mod tests {
     fn norm_weight_decay_is_a_separate_group() {
         let vs = nn::VarStore::new(Device::Cpu);
         let root = vs.root();
-        let _ = root.var("bn.weight", &[4], nn::Init::Const(1.0));
-        let _ = root.var("bn.bias", &[4], nn::Init::Const(0.0));
-        let _ = root.var("fc.weight", &[2, 4], nn::Init::Const(1.0));
-        let _ = root.var("fc.bias", &[2], nn::Init::Const(0.0));
+        let _ = (&root / "bn").var("weight", &[4], nn::Init::Const(1.0));
+        let _ = (&root / "bn").var("bias", &[4], nn::Init::Const(0.0));
+        let _ = (&root / "fc").var("weight", &[2, 4], nn::Init::Const(1.0));
+        let _ = (&root / "fc").var("bias", &[2], nn::Init::Const(0.0));
         let _ = root.var("layer_scale", &[4, 1, 1], nn::Init::Const(1.0));
         let cfg = OptimConfig {
             weight_decay: 0.05,

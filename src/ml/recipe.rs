@@ -267,10 +267,10 @@ impl TrainConfig {
         if self.model_ema_steps == 0 {
             return Err("model_ema_steps must be at least 1".into());
         }
-        if let Some(v) = self.clip_grad_norm.filter(|v| !(*v > 0.0)) {
+        if let Some(v) = self.clip_grad_norm.filter(|v| v.is_nan() || *v <= 0.0) {
             return bad("clip_grad_norm", v, "> 0 (leave it out to not clip)");
         }
-        if let Some(v) = self.norm_weight_decay.filter(|v| !(*v >= 0.0)) {
+        if let Some(v) = self.norm_weight_decay.filter(|v| v.is_nan() || *v < 0.0) {
             return bad("norm_weight_decay", v, "≥ 0");
         }
         let (lo, hi) = self.rrc_ratio;
