@@ -91,7 +91,6 @@ fi
 for entry in "${MODELS[@]}"; do
     IFS=: read -r name size batch <<<"$entry"
     if [[ $QUICK == 1 ]]; then size=32 batch=8; fi
-    [[ $QUICK == 1 && $name == inception_v3 ]] && size=75
     dir="$WORK/$name"
     mkdir -p "$dir"
     echo "gpu-check: $name at ${size}px, batch $batch" >&2
