@@ -189,11 +189,12 @@ fn main() {
             .trainable_variables()
             .iter()
             .all(|t| t.isfinite().all().int64_value(&[]) == 1);
-        // Channels-last = the channel stride is 1 (NHWC in memory) on some 4-d weight.
-        let channels_last = vs
-            .trainable_variables()
-            .iter()
-            .any(|t| t.dim() == 4 && t.size()[1] > 1 && t.stride()[1] == 1);
+        // Channels-last = NHWC in memory on some 4-d weight: channel stride 1, width stride C
+        // (a contiguous 1×1 kernel also has channel stride 1, but width stride 1).
+        let channels_last = vs.trainable_variables().iter().any(|t| {
+            let (size, stride) = (t.size(), t.stride());
+            t.dim() == 4 && size[1] > 1 && stride[1] == 1 && stride[3] == size[1]
+        });
         let ips = (args.steps as i64 * args.batch) as f64 / secs;
         eprintln!("repro  {name:<20} {params:>10} params  {ips:>8.1} img/s");
         let finite = loss_first.is_finite() && loss_last.is_finite() && weights_finite;
