@@ -327,7 +327,7 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
             }
             opt.step(lr);
             if let Some(ema) = ema.as_mut() {
-                if i as u64 % u64::from(cfg.model_ema_steps) == 0 {
+                if (i as u64).is_multiple_of(u64::from(cfg.model_ema_steps)) {
                     ema.update(&vs);
                     if epoch < warmup_epochs {
                         ema.n_averaged = 0;
