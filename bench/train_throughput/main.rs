@@ -5,8 +5,12 @@
 //! network), `repro-<name>.json` with its images/s, and `repro.json` with the run's settings.
 //!
 //! Each timed step is what `train` does per batch: forward (with Inception's auxiliary head),
-//! cross-entropy, backward, an SGD-momentum update with weight decay. Data are random tensors
-//! already in memory, so only the model and optimizer are measured.
+//! cross-entropy, backward, an SGD-momentum update with weight decay. Data are one random batch
+//! already in memory, so only the model and optimizer are measured — and, trained on repeatedly,
+//! it shows that the network learns: each result also records the first and last loss, whether
+//! every loss and weight stayed finite, the dtype of the logits inside autocast (`bfloat16` when
+//! `--bf16` really runs in bf16) and whether the weights were channels-last
+//! (`scripts/gpu-check.sh` reads these).
 
 use repro::ml::models::{self, ModelConfig, Scale, ScaleSpec};
 use repro::ml::optim::{OptimConfig, Optimizer};
@@ -27,6 +31,7 @@ struct Args {
     classes: i64,
     cuda: bool,
     bf16: bool,
+    channels_last: bool,
 }
 
 fn parse() -> Args {
@@ -42,6 +47,7 @@ fn parse() -> Args {
         classes: 10,
         cuda: false,
         bf16: false,
+        channels_last: false,
     };
     let argv: Vec<String> = std::env::args()
         .skip(1)
@@ -66,6 +72,10 @@ fn parse() -> Args {
             }
             "--bf16" => {
                 a.bf16 = true;
+                i -= 1;
+            }
+            "--channels-last" => {
+                a.channels_last = true;
                 i -= 1;
             }
             other => panic!("unknown argument {other}"),
@@ -125,10 +135,17 @@ fn main() {
                 ..Default::default()
             },
         );
-        let xs = Tensor::randn(
+        if args.channels_last {
+            repro::ml::device::to_channels_last(&vs);
+        }
+        let mut xs = Tensor::randn(
             [args.batch, 3, args.image_size, args.image_size],
             (Kind::Float, device),
         );
+        if args.channels_last {
+            xs = xs.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
+        }
+        let (mut loss_first, mut loss_last, mut autocast_dtype) = (f64::NAN, f64::NAN, None);
         let ys = Tensor::randint(args.classes, [args.batch], (Kind::Int64, device));
         let mut t0 = Instant::now();
         for step in 0..args.warmup + args.steps {
@@ -140,6 +157,7 @@ fn main() {
             }
             let loss = tch::autocast(args.bf16, || {
                 let (out, aux) = net.forward_aux(&xs, true);
+                autocast_dtype.get_or_insert_with(|| format!("{:?}", out.kind()));
                 let ce = |t: &Tensor| {
                     t.to_kind(Kind::Float).cross_entropy_loss(
                         &ys,
@@ -155,20 +173,41 @@ fn main() {
             opt.zero_grad();
             loss.backward();
             opt.step(0.01);
+            // Read the loss only outside the timed steps (a read synchronises the device).
+            if step == 0 {
+                loss_first = loss.double_value(&[]);
+            }
+            if step + 1 == args.warmup + args.steps {
+                loss_last = loss.double_value(&[]);
+            }
         }
         if args.cuda {
             tch::Cuda::synchronize(0);
         }
         let secs = t0.elapsed().as_secs_f64();
+        let weights_finite = vs
+            .trainable_variables()
+            .iter()
+            .all(|t| t.isfinite().all().int64_value(&[]) == 1);
+        // Channels-last = NHWC in memory on some 4-d weight: channel stride 1, width stride C
+        // (a contiguous 1×1 kernel also has channel stride 1, but width stride 1).
+        let channels_last = vs.trainable_variables().iter().any(|t| {
+            let (size, stride) = (t.size(), t.stride());
+            t.dim() == 4 && size[1] > 1 && stride[1] == 1 && stride[3] == size[1]
+        });
         let ips = (args.steps as i64 * args.batch) as f64 / secs;
         eprintln!("repro  {name:<20} {params:>10} params  {ips:>8.1} img/s");
-        let row = serde_json::json!({"params": params, "images_per_s": ips});
+        let finite = loss_first.is_finite() && loss_last.is_finite() && weights_finite;
+        let row = serde_json::json!({"params": params, "images_per_s": ips,
+            "loss_first": loss_first, "loss_last": loss_last, "finite": finite,
+            "autocast_dtype": autocast_dtype, "channels_last": channels_last});
         let path = args.out.join(format!("repro-{name}.json"));
         std::fs::write(path, row.to_string()).expect("write result");
         results.insert(name.clone(), row);
     }
     let meta = serde_json::json!({"threads": args.threads, "batch": args.batch, "steps": args.steps, "image_size": args.image_size,
-        "scale": args.scale, "device": if args.cuda {"cuda"} else {"cpu"}, "bf16": args.bf16, "results": results});
+        "scale": args.scale, "device": if args.cuda {"cuda"} else {"cpu"}, "bf16": args.bf16, "channels_last": args.channels_last,
+        "classes": args.classes, "warmup": args.warmup, "results": results});
     std::fs::write(
         args.out.join("repro.json"),
         serde_json::to_string_pretty(&meta).expect("json"),

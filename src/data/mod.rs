@@ -1,5 +1,6 @@
 //! Datasets: the one on-disk format every dataset stage writes and every training stage reads.
 
+pub mod augment;
 pub mod contrast;
 pub mod dataset;
 pub mod error;

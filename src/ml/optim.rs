@@ -4,8 +4,11 @@
 //!
 //! Update rules follow `torch.optim` exactly: SGD (momentum, Nesterov, L2 weight decay added to
 //! the gradient), AdamW (decoupled decay, bias correction), RMSprop (L2 decay, optional
-//! momentum). "No decay on norms and biases" exempts every parameter of at most one dimension
-//! plus ViT's `class_token` / `pos_embedding` and ConvNeXt's `layer_scale`.
+//! momentum). Weight decay per parameter: torchvision's recipes give norm layers' weights and
+//! biases their own `norm_weight_decay` (a norm layer is a module whose `weight` has one
+//! dimension: BatchNorm, LayerNorm); repro's own "no decay on norms and biases" instead exempts
+//! every parameter of at most one dimension plus ViT's `class_token` / `pos_embedding` and
+//! ConvNeXt's `layer_scale`. Gradient clipping is `torch.nn.utils.clip_grad_norm_`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -28,8 +31,13 @@ pub struct OptimConfig {
     pub momentum: f64,
     pub nesterov: bool,
     pub weight_decay: f64,
-    /// No weight decay on norm weights, biases, embeddings and layer scales.
+    /// No weight decay on norm weights, biases, embeddings and layer scales (unless
+    /// `norm_weight_decay` is set).
     pub no_decay_norm_bias: bool,
+    /// torchvision's `--norm-weight-decay`: norm layers' parameters decay by this, all others
+    /// by `weight_decay`.
+    #[serde(default)]
+    pub norm_weight_decay: Option<f64>,
     /// AdamW betas.
     pub betas: (f64, f64),
     /// AdamW / RMSprop epsilon.
@@ -46,6 +54,7 @@ impl Default for OptimConfig {
             nesterov: false,
             weight_decay: 5e-4,
             no_decay_norm_bias: true,
+            norm_weight_decay: None,
             betas: (0.9, 0.999),
             eps: 1e-8,
             alpha: 0.99,
@@ -56,7 +65,8 @@ impl Default for OptimConfig {
 struct Param {
     name: String,
     var: Tensor,
-    decay: bool,
+    /// This parameter's weight decay.
+    wd: f64,
     /// Per-rule state: SGD [momentum], AdamW [exp_avg, exp_avg_sq], RMSprop [square_avg, momentum].
     state: Vec<Tensor>,
 }
@@ -66,6 +76,28 @@ pub struct Optimizer {
     params: Vec<Param>,
     /// Steps taken (AdamW's bias correction uses it).
     pub step: i64,
+}
+
+/// Whether `name` belongs to a norm layer: a module whose `weight` is one-dimensional.
+fn is_norm(name: &str, vars: &BTreeMap<String, Tensor>) -> bool {
+    let Some(module) = name
+        .strip_suffix(".weight")
+        .or_else(|| name.strip_suffix(".bias"))
+    else {
+        return false;
+    };
+    vars.get(&format!("{module}.weight"))
+        .is_some_and(|w| w.dim() == 1)
+}
+
+/// The weight decay `cfg` gives parameter `name`.
+fn decay_of(cfg: &OptimConfig, name: &str, var: &Tensor, vars: &BTreeMap<String, Tensor>) -> f64 {
+    match cfg.norm_weight_decay {
+        Some(norm) if is_norm(name, vars) => norm,
+        Some(_) => cfg.weight_decay,
+        None if cfg.no_decay_norm_bias && exempt_from_decay(name, var.dim()) => 0.0,
+        None => cfg.weight_decay,
+    }
 }
 
 fn exempt_from_decay(name: &str, dim: usize) -> bool {
@@ -84,10 +116,9 @@ impl Optimizer {
             .filter(|(_, t)| t.requires_grad())
             .collect();
         let params = vars
-            .into_iter()
+            .iter()
             .map(|(name, var)| {
-                let decay = cfg.weight_decay > 0.0
-                    && !(cfg.no_decay_norm_bias && exempt_from_decay(&name, var.dim()));
+                let wd = decay_of(&cfg, name, var, &vars);
                 let slots = match cfg.kind {
                     OptimizerKind::Sgd => usize::from(cfg.momentum > 0.0),
                     OptimizerKind::Adamw => 2,
@@ -97,9 +128,9 @@ impl Optimizer {
                     .map(|_| tch::no_grad(|| var.zeros_like()))
                     .collect();
                 Param {
-                    name,
-                    var,
-                    decay,
+                    name: name.clone(),
+                    var: var.shallow_clone(),
+                    wd,
                     state,
                 }
             })
@@ -128,7 +159,7 @@ impl Optimizer {
                 if !g.defined() {
                     continue;
                 }
-                let wd = if p.decay { c.weight_decay } else { 0.0 };
+                let wd = p.wd;
                 match c.kind {
                     OptimizerKind::Sgd => {
                         let mut d = if wd > 0.0 { &g + &p.var * wd } else { g };
@@ -206,8 +237,36 @@ impl Optimizer {
 
     /// (decayed, exempt) parameter counts, for the log.
     pub fn decay_split(&self) -> (usize, usize) {
-        let d = self.params.iter().filter(|p| p.decay).count();
+        let d = self.params.iter().filter(|p| p.wd > 0.0).count();
         (d, self.params.len() - d)
+    }
+
+    /// Scale all gradients so that their joint 2-norm is at most `max_norm`
+    /// (`clip_grad_norm_`: coefficient `max_norm / (norm + 1e-6)`, capped at 1). Stays on the
+    /// device: no synchronisation.
+    pub fn clip_grad_norm(&mut self, max_norm: f64) {
+        tch::no_grad(|| {
+            let grads: Vec<Tensor> = self
+                .params
+                .iter()
+                .map(|p| p.var.grad())
+                .filter(Tensor::defined)
+                .collect();
+            let Some(first) = grads.first() else { return };
+            let norms: Vec<Tensor> = grads
+                .iter()
+                .map(|g| g.to_kind(tch::Kind::Float).norm().unsqueeze(0))
+                .collect();
+            let total = Tensor::cat(&norms, 0).norm();
+            let coef = (total + 1e-6)
+                .reciprocal()
+                .g_mul_scalar(max_norm)
+                .clamp_max(1.0);
+            let coef = coef.to_device(first.device());
+            for mut g in grads {
+                let _ = g.g_mul_(&coef.to_kind(g.kind()));
+            }
+        });
     }
 }
 
@@ -288,6 +347,54 @@ mod tests {
         assert!((run(OptimizerKind::Adamw, 1) - 0.9).abs() < 1e-5);
         // RMSprop (α = 0.99): sq = 0.01, step = 0.1·1/(0.1 + 1e-8) ≈ 1 → w ≈ 0.
         assert!(run(OptimizerKind::Rmsprop, 1).abs() < 1e-5);
+    }
+
+    /// torchvision's rule: norm layers (1-d `weight`) get `norm_weight_decay`, everything
+    /// else — linear biases and layer scales included — `weight_decay`.
+    #[test]
+    fn norm_weight_decay_is_a_separate_group() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let root = vs.root();
+        let _ = (&root / "bn").var("weight", &[4], nn::Init::Const(1.0));
+        let _ = (&root / "bn").var("bias", &[4], nn::Init::Const(0.0));
+        let _ = (&root / "fc").var("weight", &[2, 4], nn::Init::Const(1.0));
+        let _ = (&root / "fc").var("bias", &[2], nn::Init::Const(0.0));
+        let _ = root.var("layer_scale", &[4, 1, 1], nn::Init::Const(1.0));
+        let cfg = OptimConfig {
+            weight_decay: 0.05,
+            norm_weight_decay: Some(0.0),
+            ..Default::default()
+        };
+        let opt = Optimizer::new(&vs, cfg.clone());
+        let wd: BTreeMap<&str, f64> = opt.params.iter().map(|p| (p.name.as_str(), p.wd)).collect();
+        assert_eq!(wd["bn.weight"], 0.0);
+        assert_eq!(wd["bn.bias"], 0.0);
+        assert_eq!(wd["fc.weight"], 0.05);
+        assert_eq!(wd["fc.bias"], 0.05);
+        assert_eq!(wd["layer_scale"], 0.05);
+        let repro_rule = Optimizer::new(
+            &vs,
+            OptimConfig {
+                norm_weight_decay: None,
+                ..cfg
+            },
+        );
+        assert_eq!(repro_rule.decay_split(), (1, 4));
+    }
+
+    #[test]
+    fn clipping_scales_the_joint_norm() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let a = vs.root().var("a", &[1], nn::Init::Const(3.0));
+        let b = vs.root().var("b", &[1], nn::Init::Const(4.0));
+        let mut opt = Optimizer::new(&vs, OptimConfig::default());
+        // d/dw ½w² = w: gradients (3, 4), joint norm 5.
+        ((&a * &a + &b * &b) * 0.5).sum(Kind::Float).backward();
+        opt.clip_grad_norm(1.0);
+        assert!((a.grad().double_value(&[0]) - 0.6).abs() < 1e-5);
+        assert!((b.grad().double_value(&[0]) - 0.8).abs() < 1e-5);
+        opt.clip_grad_norm(10.0);
+        assert!((b.grad().double_value(&[0]) - 0.8).abs() < 1e-5);
     }
 
     #[test]

@@ -10,14 +10,23 @@
 //!
 //! Outputs: `model.safetensors` (torchvision parameter names), `model.json` (what evaluation
 //! needs to rebuild the network), `metrics.json` (per-epoch loss, accuracy, images/s, seconds).
+//!
+//! Per step, in torchvision's order: random erasing of the normalised images, mixup / CutMix,
+//! the (label-smoothed, soft-target) loss, backward, gradient clipping, the update, the EMA
+//! update. With `model_ema` the saved weights are the EMA's, which evaluation then uses.
 
 use super::device::{self, Normalization, Precision, LIBTORCH_VERSION};
+use super::ema::ModelEma;
 use super::finetune::{Pretrained, PretrainedInfo};
+use super::mix::soft_cross_entropy;
 use super::models::{self, Arch, ModelConfig, Net, Scale};
 use super::optim::Optimizer;
-use super::recipe::TrainConfig;
+use super::recipe::{ScheduleKind, TrainConfig};
+use crate::data::augment::erasing::{self, EraseValue, RandomErasing};
 use crate::data::dataset::Dataset;
 use crate::data::loader::{Loader, LoaderConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -127,6 +136,9 @@ struct CheckpointMeta {
     epochs_done: u32,
     step: i64,
     history: Vec<EpochMetrics>,
+    /// The EMA's update count (absent without `model_ema`).
+    #[serde(default)]
+    ema_n_averaged: Option<i64>,
 }
 
 pub fn build(arch: &Arch, vs: &nn::VarStore, cfg: &ModelConfig) -> Box<dyn Net> {
@@ -173,6 +185,22 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
     let train_mode = job.pretrained.is_none_or(Pretrained::train_mode);
     let params = models::count_params(&vs);
     let mut opt = Optimizer::new(&vs, cfg.optim_config());
+    let mut ema = cfg.model_ema.then(|| {
+        let decay = ModelEma::adjusted_decay(
+            cfg.model_ema_decay,
+            cfg.batch_size,
+            cfg.model_ema_steps,
+            cfg.epochs,
+        );
+        ModelEma::new(&vs, decay)
+    });
+    // torchvision resets the EMA during the learning-rate warm-up.
+    let warmup_epochs = match cfg.schedule {
+        ScheduleKind::Cosine => cfg.warmup_epochs,
+        _ => 0,
+    };
+    let mix = cfg.mix();
+    let erase = RandomErasing::with_p(cfg.random_erase);
     let (first, _) = ds.read_shard(&cfg.split, 0)?;
     let norm = Normalization::measure(&first, ds.meta.channels as usize, 4_000_000);
     let loader = Loader::new(ds, loader_config(cfg, image_size as u32, true))?;
@@ -193,7 +221,7 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
     let mut history = Vec::new();
     let mut start = 0u32;
     if job.host.load_checkpoint(&ckpt)? {
-        let meta = restore(&ckpt, &vs, &mut opt)?;
+        let meta = restore(&ckpt, &vs, &mut opt, ema.as_mut())?;
         start = meta.epochs_done;
         history = meta.history;
         eprintln!("train: resuming after epoch {start} of {}", cfg.epochs);
@@ -234,6 +262,11 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
             (Tensor::zeros([1], (Kind::Double, job.device)), 0i64, 0usize);
         let mut correct_t = Tensor::zeros([1], (Kind::Int64, job.device));
         let mut lr = cfg.lr();
+        let mut erase_rng = ChaCha8Rng::seed_from_u64(
+            cfg.seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(u64::from(epoch)),
+        );
         for (i, batch) in loader.epoch(u64::from(epoch)).enumerate() {
             // The last finished epoch's checkpoint is in the store: stopping here loses at
             // most one epoch, and a short warning (the grace period) is enough.
@@ -245,8 +278,13 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
             }
             let batch = batch?;
             let step = u64::from(epoch) * per_epoch + i as u64;
-            lr = schedule.lr(cfg.lr(), step, per_epoch, total_steps);
-            let xs = norm.to_input(
+            let at = if cfg.lr_per_epoch {
+                u64::from(epoch) * per_epoch
+            } else {
+                step
+            };
+            lr = schedule.lr(cfg.lr(), at, per_epoch, total_steps);
+            let mut xs = norm.to_input(
                 &batch.images,
                 batch.n,
                 batch.size,
@@ -255,16 +293,26 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
             );
             let labels: Vec<i64> = batch.labels.iter().map(|&l| i64::from(l)).collect();
             let ys = Tensor::from_slice(&labels).to_device(job.device);
+            if erase.p > 0.0 {
+                erase_batch(&mut xs, &erase, &mut erase_rng);
+            }
+            let soft = mix
+                .enabled()
+                .then(|| mix.apply(&mut xs, &ys, num_classes).0);
             let (loss, logits) = tch::autocast(precision == Precision::Bf16, || {
                 let (out, aux) = net.forward_aux(&xs, train_mode);
                 let ce = |t: &Tensor| {
-                    t.to_kind(Kind::Float).cross_entropy_loss(
-                        &ys,
-                        None::<Tensor>,
-                        Reduction::Mean,
-                        -100,
-                        cfg.label_smoothing,
-                    )
+                    let t = t.to_kind(Kind::Float);
+                    match &soft {
+                        Some(targets) => soft_cross_entropy(&t, targets, cfg.label_smoothing),
+                        None => t.cross_entropy_loss(
+                            &ys,
+                            None::<Tensor>,
+                            Reduction::Mean,
+                            -100,
+                            cfg.label_smoothing,
+                        ),
+                    }
                 };
                 let mut loss = ce(&out);
                 if let Some(aux) = aux {
@@ -274,7 +322,18 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
             });
             opt.zero_grad();
             loss.backward();
+            if let Some(max_norm) = cfg.clip_grad_norm {
+                opt.clip_grad_norm(max_norm);
+            }
             opt.step(lr);
+            if let Some(ema) = ema.as_mut() {
+                if (i as u64).is_multiple_of(u64::from(cfg.model_ema_steps)) {
+                    ema.update(&vs);
+                    if epoch < warmup_epochs {
+                        ema.n_averaged = 0;
+                    }
+                }
+            }
             // Accumulate on the device; read back once per epoch (no per-step sync on CUDA).
             tch::no_grad(|| {
                 loss_sum += loss.detach().to_kind(Kind::Double) * batch.n as f64;
@@ -315,8 +374,9 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
             epochs_done: epoch + 1,
             step: opt.step,
             history: history.clone(),
+            ema_n_averaged: ema.as_ref().map(|e| e.n_averaged),
         };
-        save_checkpoint(&ckpt, &vs, &opt, &meta)?;
+        save_checkpoint(&ckpt, &vs, &opt, ema.as_ref(), &meta)?;
         job.host.save_checkpoint(&ckpt)?;
         epochs_this_call += 1;
         if job.interrupt_after == Some(epochs_this_call) && epoch + 1 < cfg.epochs {
@@ -324,6 +384,9 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
         }
     }
 
+    if let Some(ema) = &ema {
+        ema.copy_into(&vs);
+    }
     save_weights(&vs, &job.out_dir.join("model.safetensors"))?;
     let card = ModelCard {
         model: arch.name.to_string(),
@@ -430,16 +493,51 @@ fn copy_into(
     Ok(())
 }
 
+/// Random erasing of each image of the normalised N×C×H×W batch `xs` (torchvision erases
+/// per image in the dataset transform; the rectangles come from `rng`, the noise of
+/// `value: random` from libtorch's generator).
+fn erase_batch(xs: &mut Tensor, cfg: &RandomErasing, rng: &mut ChaCha8Rng) {
+    let Ok((n, c, h, w)) = xs.size4() else { return };
+    tch::no_grad(|| {
+        for i in 0..n {
+            let Some((top, left, eh, ew)) = erasing::draw(cfg, (h as usize, w as usize), rng)
+            else {
+                continue;
+            };
+            let mut region =
+                xs.get(i)
+                    .narrow(1, top as i64, eh as i64)
+                    .narrow(2, left as i64, ew as i64);
+            match cfg.value {
+                EraseValue::Zero => {
+                    let _ = region.fill_(0.0);
+                }
+                EraseValue::Random => {
+                    let noise = Tensor::randn([c, eh as i64, ew as i64], (xs.kind(), xs.device()));
+                    region.copy_(&noise);
+                }
+            }
+        }
+    });
+}
+
 fn save_checkpoint(
     path: &Path,
     vs: &nn::VarStore,
     opt: &Optimizer,
+    ema: Option<&ModelEma>,
     meta: &CheckpointMeta,
 ) -> Result<(), TrainError> {
     let mut named = cpu_named(vs, "model.");
-    for (n, t) in opt.state() {
+    let ema_state = ema.map(ModelEma::state).unwrap_or_default();
+    for (prefix, (n, t)) in opt
+        .state()
+        .into_iter()
+        .map(|s| ("optim", s))
+        .chain(ema_state.into_iter().map(|s| ("ema", s)))
+    {
         named.push((
-            format!("optim.{n}"),
+            format!("{prefix}.{n}"),
             t.detach().to_device(Device::Cpu).contiguous(),
         ));
     }
@@ -452,6 +550,7 @@ fn restore(
     path: &Path,
     vs: &nn::VarStore,
     opt: &mut Optimizer,
+    ema: Option<&mut ModelEma>,
 ) -> Result<CheckpointMeta, TrainError> {
     let named: BTreeMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
     let bad = |m: String| TrainError::Config(format!("checkpoint {}: {m}", path.display()));
@@ -470,6 +569,17 @@ fn restore(
         })
         .collect();
     opt.load_state(&optim, meta.step).map_err(bad)?;
+    if let Some(ema) = ema {
+        let averaged: BTreeMap<String, Tensor> = named
+            .iter()
+            .filter_map(|(k, t)| {
+                k.strip_prefix("ema.")
+                    .map(|k| (k.to_string(), t.shallow_clone()))
+            })
+            .collect();
+        ema.load_state(&averaged, meta.ema_n_averaged.unwrap_or(0))
+            .map_err(bad)?;
+    }
     Ok(meta)
 }
 
