@@ -28,7 +28,7 @@ use crate::data::imagenot_selection::{write_selection, SelectionReport};
 use crate::data::pool::read_pool;
 use crate::data::pool_table::POOL_PARQUET;
 use crate::data::wordnet::WordNet;
-use crate::encoder::{SentenceEncoder, DEFAULT_MODEL_DIR};
+use crate::encoder::{unit, SentenceEncoder, DEFAULT_MODEL_DIR};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,10 +96,16 @@ struct Embedder<'a> {
 }
 
 impl TextEmbedder for Embedder<'_> {
+    /// Unit vectors whatever the model's own normalisation: the cut is on cosine similarity.
     fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
-        self.enc
+        let mut vecs = self
+            .enc
             .encode(texts, self.batch)
-            .map_err(|e| format!("{e:#}"))
+            .map_err(|e| e.to_string())?;
+        if !self.enc.normalizes() {
+            vecs.iter_mut().for_each(|v| unit(v));
+        }
+        Ok(vecs)
     }
 }
 
@@ -189,7 +195,7 @@ impl StageKind for ImagenotSelect {
         };
         tch::set_num_threads(ctx.threads.max(1) as i32);
         let enc = SentenceEncoder::load_as(&resolve(&ctx.repo_root, &p.model), device, kind)
-            .map_err(|e| failed(format!("{e:#}")))?;
+            .map_err(failed)?;
         let mut emb = Embedder {
             enc: &enc,
             batch: p.batch,
