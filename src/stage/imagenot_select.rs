@@ -5,7 +5,7 @@
 //! imagenot_select:
 //!   kind: imagenot_select
 //!   inputs: [wordnet, imagenet_classes, laion_pool]
-//!   params: {classes: data/imagenot_classes.txt, cut: 0.5, per_class: 1000, min_per_class: 100, oversample: 1.5}
+//!   params: {classes: data/imagenot_classes.txt, cut: 0.58, per_class: 1000, min_per_class: 100, oversample: 1.5}
 //!   resources: {cpus: 16, gpus: 1}
 //! ```
 //! Outputs: `selection.parquet` (per class, best first: wnid, lemma, rank, similarity, key,
@@ -68,8 +68,9 @@ pub struct SelectRule {
     pub max_classes: usize,
 }
 
+/// LAIONet's published cut, calibrated for all-mpnet-base-v2 (the default `model`).
 fn d_cut() -> f32 {
-    0.5
+    0.58
 }
 fn d_per() -> usize {
     1000
@@ -178,6 +179,7 @@ impl StageKind for ImagenotSelect {
             (None, Some(rule)) => {
                 let pool = read_pool(&pool_dir).map_err(failed)?;
                 select_classes(&wn, &inet, &pool, rule.min_matches, rule.max_classes)
+                    .map_err(failed)?
             }
             (None, None) => return Err(failed("no classes given")),
         };
