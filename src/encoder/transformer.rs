@@ -148,13 +148,11 @@ impl Transformer {
         let (h, nh) = (self.cfg.hidden, self.cfg.heads);
         let hd = h / nh;
         // Additive mask: 0 for tokens, a large negative for padding, broadcast over heads/queries.
-        let mut bias = ((mask.to_kind(self.kind) - 1.0) * 1e9).view([b, 1, 1, t]);
-        let names = match self.cfg.family {
-            Family::Mpnet => {
-                bias = bias + self.position_bias(t)?;
-                &MPNET_NAMES
-            }
-            Family::Bert | Family::Roberta => &BERT_NAMES,
+        let mask_bias = ((mask.to_kind(self.kind) - 1.0) * 1e9).view([b, 1, 1, t]);
+        // Out of place: the sum broadcasts to [B, heads, T, T].
+        let (bias, names) = match self.cfg.family {
+            Family::Mpnet => (mask_bias + self.position_bias(t)?, &MPNET_NAMES),
+            Family::Bert | Family::Roberta => (mask_bias, &BERT_NAMES),
         };
         for l in 0..self.cfg.layers {
             let p = format!("encoder.layer.{l}");
