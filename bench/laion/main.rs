@@ -3,12 +3,21 @@
 //!
 //!   laion gen DIR ROWS      synthetic LAION-format parquet (8 files, 64k-row groups)
 //!   laion import DIR OUT T  the importer on T threads; prints rows, seconds, peak RSS
+//!   laion match NOUNS INET CLASSES POOL ROWS
+//!                           the lemma matcher (`Matcher`, aho-corasick) vs word n-grams in a
+//!                           hash map on the same ROWS captions (the pool's, cycled), one
+//!                           thread; both must find the same classes
 
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::ArrowWriter;
+use repro::data::imagenet::read_wnids;
+use repro::data::imagenot::{classes_from_wnids, normalize, ClassDef, Matcher};
+use repro::data::pool::read_pool;
 use repro::data::pool::PoolWriter;
 use repro::data::pool_laion::{import_laion, LaionColumns, LaionImport};
-use std::path::PathBuf;
+use repro::data::wordnet::WordNet;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const WORDS: &[&str] = &[
@@ -104,6 +113,91 @@ fn gen(dir: PathBuf, rows: u64) {
     }
 }
 
+/// The alternative measured against `Matcher` (and the matcher before it): every word n-gram
+/// of the normalized caption, up to the longest lemma's length, looked up in a hash map.
+struct NgramMatcher {
+    lemmas: HashMap<String, usize>,
+    max_words: usize,
+}
+
+impl NgramMatcher {
+    fn new(classes: &[ClassDef]) -> NgramMatcher {
+        let mut lemmas = HashMap::new();
+        let mut max_words = 1;
+        for (i, c) in classes.iter().enumerate() {
+            for l in &c.match_lemmas {
+                max_words = max_words.max(l.split(' ').count());
+                lemmas.insert(l.clone(), i);
+            }
+        }
+        NgramMatcher { lemmas, max_words }
+    }
+
+    fn classes_in(&self, caption: &str) -> BTreeSet<usize> {
+        let norm = normalize(caption);
+        let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+        let mut found = BTreeSet::new();
+        let mut gram = String::new();
+        for start in 0..words.len() {
+            gram.clear();
+            for (n, w) in words[start..].iter().take(self.max_words).enumerate() {
+                if n > 0 {
+                    gram.push(' ');
+                }
+                gram.push_str(w);
+                if let Some(&c) = self.lemmas.get(gram.as_str()) {
+                    found.insert(c);
+                }
+            }
+        }
+        found
+    }
+}
+
+fn bench_match(a: &[String]) {
+    let wn = WordNet::load_tsv(Path::new(&a[1])).expect("nouns.tsv");
+    let inet: BTreeSet<String> = read_wnids(Path::new(&a[2]))
+        .expect("inet")
+        .into_iter()
+        .collect();
+    let wnids = read_wnids(Path::new(&a[3])).expect("classes");
+    let (classes, _) = classes_from_wnids(&wn, &wnids, &inet);
+    let pool: Vec<String> = read_pool(Path::new(&a[4]))
+        .expect("pool")
+        .into_iter()
+        .map(|r| r.caption)
+        .collect();
+    let rows: usize = a[5].parse().expect("rows");
+    let captions: Vec<&str> = pool.iter().cycle().take(rows).map(String::as_str).collect();
+    let lemmas: usize = classes.iter().map(|c| c.match_lemmas.len()).sum();
+    let time = |name: &str, f: &dyn Fn(&str) -> BTreeSet<usize>| {
+        let t = std::time::Instant::now();
+        let (mut hits, mut single) = (0usize, 0usize);
+        for c in &captions {
+            let m = f(c);
+            hits += m.len();
+            single += usize::from(m.len() == 1);
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "{name}: {} captions, {} classes ({lemmas} lemmas), {hits} matches, {single} single-class, {s:.2} s, {:.0} captions/s",
+            captions.len(),
+            classes.len(),
+            captions.len() as f64 / s
+        );
+        (hits, single)
+    };
+    let m = Matcher::new(&classes).expect("matcher");
+    let ngram = NgramMatcher::new(&classes);
+    let ours = time("Matcher (aho-corasick)", &|c| m.classes_in(c));
+    let theirs = time("word n-grams", &|c| ngram.classes_in(c));
+    time("normalize alone", &|c| {
+        std::hint::black_box(normalize(c));
+        BTreeSet::new()
+    });
+    assert_eq!(ours, theirs, "the two matchers disagree");
+}
+
 fn peak_rss_mb() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
@@ -143,6 +237,7 @@ fn main() {
                 peak_rss_mb()
             );
         }
-        _ => eprintln!("usage: laion gen DIR ROWS | laion import DIR OUT [THREADS] [nodedup]"),
+        Some("match") => bench_match(&a),
+        _ => eprintln!("usage: laion gen DIR ROWS | laion import DIR OUT [THREADS] [nodedup] | laion match NOUNS INET CLASSES POOL ROWS"),
     }
 }

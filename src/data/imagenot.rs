@@ -106,44 +106,42 @@ pub fn classes_from_wnids(
     (out, rejected)
 }
 
-/// Lemma → class index, for n-gram lookup in captions.
+/// Finds class lemmas in captions: one Aho–Corasick automaton (the `aho-corasick` crate) over
+/// the normalized lemmas, run on the normalized caption, overlapping matches kept where they
+/// sit on word boundaries ("hot dog" finds both "hot dog" and "dog"). Measured against a
+/// word-n-gram hash lookup on 1 M pool captions and 1,000 classes: 1.8× faster on the matching
+/// itself, same matches (bench/laion/README.md).
 pub struct Matcher {
-    lemmas: HashMap<String, usize>,
-    max_words: usize,
+    ac: aho_corasick::AhoCorasick,
+    class_of: Vec<usize>,
 }
 
 impl Matcher {
-    pub fn new(classes: &[ClassDef]) -> Matcher {
-        let mut lemmas = HashMap::new();
-        let mut max_words = 1;
+    pub fn new(classes: &[ClassDef]) -> Result<Matcher, String> {
+        let (mut patterns, mut class_of) = (Vec::new(), Vec::new());
         for (i, c) in classes.iter().enumerate() {
-            for l in &c.match_lemmas {
-                max_words = max_words.max(l.split(' ').count());
-                lemmas.insert(l.clone(), i);
+            for l in c.match_lemmas.iter().filter(|l| !l.is_empty()) {
+                patterns.push(l.as_str());
+                class_of.push(i);
             }
         }
-        Matcher { lemmas, max_words }
+        let ac = aho_corasick::AhoCorasick::new(&patterns)
+            .map_err(|e| format!("class lemmas: cannot build the matcher: {e}"))?;
+        Ok(Matcher { ac, class_of })
     }
 
     /// Classes whose lemmas occur in `caption` as whole words (padded-substring semantics).
     pub fn classes_in(&self, caption: &str) -> BTreeSet<usize> {
         let norm = normalize(caption);
-        let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
-        let mut found = BTreeSet::new();
-        let mut gram = String::new();
-        for start in 0..words.len() {
-            gram.clear();
-            for (n, w) in words[start..].iter().take(self.max_words).enumerate() {
-                if n > 0 {
-                    gram.push(' ');
-                }
-                gram.push_str(w);
-                if let Some(&c) = self.lemmas.get(gram.as_str()) {
-                    found.insert(c);
-                }
-            }
-        }
-        found
+        let b = norm.as_bytes();
+        self.ac
+            .find_overlapping_iter(&norm)
+            .filter(|m| {
+                (m.start() == 0 || b[m.start() - 1] == b' ')
+                    && (m.end() == b.len() || b[m.end()] == b' ')
+            })
+            .map(|m| self.class_of[m.pattern().as_usize()])
+            .collect()
     }
 }
 
@@ -160,7 +158,7 @@ pub fn select_classes(
     pool: &[PoolRecord],
     min_matches: usize,
     max_classes: usize,
-) -> Vec<String> {
+) -> Result<Vec<String>, String> {
     let all: Vec<String> = wn
         .synsets
         .keys()
@@ -170,7 +168,7 @@ pub fn select_classes(
         .cloned()
         .collect();
     let (classes, _) = classes_from_wnids(wn, &all, imagenet1k);
-    let matcher = Matcher::new(&classes);
+    let matcher = Matcher::new(&classes)?;
     let mut counts = vec![0usize; classes.len()];
     for r in pool {
         let m = matcher.classes_in(&r.caption);
@@ -185,11 +183,11 @@ pub fn select_classes(
         .map(|(i, &n)| (n, classes[i].wnid.as_str()))
         .collect();
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-    ranked
+    Ok(ranked
         .into_iter()
         .take(max_classes)
         .map(|(_, w)| w.to_string())
-        .collect()
+        .collect())
 }
 
 /// Histogram of similarities in `bins` equal bins over [lo, hi): (bin start, count).
@@ -253,7 +251,7 @@ mod tests {
         // "dog" belongs to two classes: only "domestic dog" and "pup" remain.
         assert_eq!(classes[0].match_lemmas, vec!["domestic dog"]);
         assert_eq!(classes[0].lemma, "domestic_dog".replace('_', " "));
-        let m = Matcher::new(&classes);
+        let m = Matcher::new(&classes).expect("matcher");
         assert_eq!(m.classes_in("A Hot-Dog stand"), [1].into_iter().collect());
         assert!(
             m.classes_in("hotdogs and puppies").is_empty(),

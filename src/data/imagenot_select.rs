@@ -138,7 +138,7 @@ pub fn select_streaming(
     work: &Path,
     candidates: &mut dyn Write,
 ) -> Result<StreamSelection, String> {
-    let matcher = Matcher::new(classes);
+    let matcher = Matcher::new(classes)?;
     let n = classes.len();
     let mut sel = StreamSelection {
         matched: vec![0; n],
@@ -174,8 +174,16 @@ pub fn select_streaming(
         .map_err(|e| e.to_string())?;
         spill.flush().map_err(io)?;
     }
-    let class_vecs =
-        embedder.embed(&classes.iter().map(ClassDef::class_text).collect::<Vec<_>>())?;
+    // Only classes that will be scored need their text embedded (on the mini pool, 71 of
+    // 1,000; the 1,000 glosses are ~1/8 of the encoder's work there otherwise).
+    let scored: Vec<usize> = (0..n)
+        .filter(|&c| sel.matched[c] >= opt.min_per_class && sel.matched[c] > 0)
+        .collect();
+    let texts: Vec<String> = scored.iter().map(|&c| classes[c].class_text()).collect();
+    let mut class_vecs = vec![Vec::new(); n];
+    for (c, v) in scored.into_iter().zip(embedder.embed(&texts)?) {
+        class_vecs[c] = v;
+    }
     let keep = opt.keep();
     let mut heaps: Vec<BinaryHeap<Worst>> = (0..n).map(|_| BinaryHeap::new()).collect();
     let mut sims: Vec<f32> = Vec::new();

@@ -5,7 +5,7 @@
 //! imagenot_select:
 //!   kind: imagenot_select
 //!   inputs: [wordnet, imagenet_classes, laion_pool]
-//!   params: {classes: data/imagenot_classes.txt, cut: 0.5, per_class: 1000, min_per_class: 100, oversample: 1.5}
+//!   params: {classes: data/imagenot_classes.txt, cut: 0.58, per_class: 1000, min_per_class: 100, oversample: 1.5}
 //!   resources: {cpus: 16, gpus: 1}
 //! ```
 //! Outputs: `selection.parquet` (per class, best first: wnid, lemma, rank, similarity, key,
@@ -28,7 +28,7 @@ use crate::data::imagenot_selection::{write_selection, SelectionReport};
 use crate::data::pool::read_pool;
 use crate::data::pool_table::POOL_PARQUET;
 use crate::data::wordnet::WordNet;
-use crate::encoder::{SentenceEncoder, DEFAULT_MODEL_DIR};
+use crate::encoder::{unit, SentenceEncoder, DEFAULT_MODEL_DIR};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,8 +68,9 @@ pub struct SelectRule {
     pub max_classes: usize,
 }
 
+/// LAIONet's published cut, calibrated for all-mpnet-base-v2 (the default `model`).
 fn d_cut() -> f32 {
-    0.5
+    0.58
 }
 fn d_per() -> usize {
     1000
@@ -96,10 +97,16 @@ struct Embedder<'a> {
 }
 
 impl TextEmbedder for Embedder<'_> {
+    /// Unit vectors whatever the model's own normalisation: the cut is on cosine similarity.
     fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
-        self.enc
+        let mut vecs = self
+            .enc
             .encode(texts, self.batch)
-            .map_err(|e| format!("{e:#}"))
+            .map_err(|e| e.to_string())?;
+        if !self.enc.normalizes() {
+            vecs.iter_mut().for_each(|v| unit(v));
+        }
+        Ok(vecs)
     }
 }
 
@@ -172,6 +179,7 @@ impl StageKind for ImagenotSelect {
             (None, Some(rule)) => {
                 let pool = read_pool(&pool_dir).map_err(failed)?;
                 select_classes(&wn, &inet, &pool, rule.min_matches, rule.max_classes)
+                    .map_err(failed)?
             }
             (None, None) => return Err(failed("no classes given")),
         };
@@ -189,7 +197,7 @@ impl StageKind for ImagenotSelect {
         };
         tch::set_num_threads(ctx.threads.max(1) as i32);
         let enc = SentenceEncoder::load_as(&resolve(&ctx.repo_root, &p.model), device, kind)
-            .map_err(|e| failed(format!("{e:#}")))?;
+            .map_err(failed)?;
         let mut emb = Embedder {
             enc: &enc,
             batch: p.batch,
