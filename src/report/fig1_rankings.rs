@@ -4,7 +4,8 @@
 
 use super::figure::{color, font, render_figure, staggered_labels, Figure};
 use super::markdown::{
-    interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS, STAT_DECIMALS,
+    acc_cell, flips_block, interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS,
+    STAT_DECIMALS,
 };
 use super::{primary, Provenance, Report, ReportError, ReportInputs};
 use crate::stats::{ModelRow, RankStatsResult};
@@ -74,9 +75,9 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult, p: &Provenance) -> Stri
                 m.model.clone(),
                 num(m.rank_a, 1),
                 num(m.rank_b, 1),
-                num(m.a, ACC_DECIMALS),
+                acc_cell(m.a, m.a_sd, m.collapsed_a),
                 interval(m.a_interval.as_ref(), ACC_DECIMALS),
-                num(m.b, ACC_DECIMALS),
+                acc_cell(m.b, m.b_sd, m.collapsed_b),
                 interval(m.b_interval.as_ref(), ACC_DECIMALS),
                 opt(m.improvement_a, STAT_DECIMALS),
                 opt(m.improvement_b, STAT_DECIMALS),
@@ -87,6 +88,8 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult, p: &Provenance) -> Stri
     out.push_str(&table(&header, &rows));
     out.push_str("\n## Statistics\n\n");
     out.push_str(&stats_block(r));
+    out.push_str("\n## Order flips\n\n");
+    out.push_str(&flips_block(r, 0.05));
     out.push('\n');
     out.push_str(&provenance_footer(p));
     out
