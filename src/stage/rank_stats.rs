@@ -552,4 +552,55 @@ mod tests {
         assert_eq!(table.lines().count(), 5);
         assert!(table.starts_with("model,a,a_lo,a_hi,b,"));
     }
+
+    #[test]
+    fn several_stages_of_a_model_are_its_seeds() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        let mut inputs = BTreeMap::new();
+        let models = ["m0", "m1", "m2"];
+        for (k, m) in models.iter().enumerate() {
+            for seed in 0..2 {
+                // 30 examples; seed 1 gets one more right than seed 0.
+                let correct: Vec<bool> = (0..30).map(|i| i < 6 + 6 * k + seed).collect();
+                let stage = format!("evaluate@{m}-toy-{seed}");
+                inputs.insert(stage.clone(), eval_dir(root, &stage, m, "toy", &correct));
+            }
+        }
+        let run = |b: Value, out: &str| -> RankStatsResult {
+            let out = root.join(out);
+            std::fs::create_dir_all(&out).expect("mkdir");
+            let params = RankStats
+                .resolve_params(&json!({"models": models, "a": {"inputs": "evaluate@*-toy-*"},
+                    "b": b, "resamples": 1000}))
+                .expect("valid");
+            let mut ctx = StageContext::detached("stats", params, out.clone(), root.to_path_buf());
+            ctx.inputs = inputs.clone();
+            RankStats.run(&mut ctx).expect("runs");
+            serde_json::from_slice(&std::fs::read(out.join("stats.json")).expect("stats.json"))
+                .expect("parses")
+        };
+        let r = run(json!({"inputs": "evaluate@*-toy-0"}), "out1");
+        let m1 = &r.models[1];
+        assert_eq!((m1.a_seeds, m1.b_seeds), (2, 1));
+        assert!((m1.a - 100.0 * 12.5 / 30.0).abs() < 1e-9, "seed mean");
+        assert!(m1.a_sd.is_some() && m1.b_sd.is_none());
+        assert_eq!(r.a_runs.seeds, 2);
+        assert!(r.a_runs.interval_covers.contains("seeds"));
+        assert!(r.b_runs.interval_covers.contains("weights fixed"));
+        let ceiling = r.a_runs.noise_ceiling.as_ref().expect("two seeds");
+        assert_eq!(ceiling.mean_tau, Some(1.0));
+        // Labels are i % 3: a third each.
+        let rate = r.a_runs.majority_rate.expect("labels known");
+        assert!((rate - 100.0 / 3.0).abs() < 1e-9);
+        assert!(r.models[0].collapsed_a, "21.7% is below the 33.3% majority rate");
+        assert!(!r.models[2].collapsed_a);
+        assert_eq!(r.a_runs.examples_key, r.b_runs.examples_key);
+        assert_eq!(r.order_flips.len(), 3);
+        // The same seeds against another column: the same intervals.
+        let again = run(json!({"inputs": "evaluate@*-toy-1"}), "out2");
+        for (x, y) in r.models.iter().zip(&again.models) {
+            assert_eq!(x.a_interval, y.a_interval);
+        }
+    }
 }
