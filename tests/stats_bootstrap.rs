@@ -135,14 +135,27 @@ fn identical_predictions_give_identical_intervals_in_every_comparison() {
     let with_itself = analyze(&models(), (info("x"), &x()), (info("x2"), &x()), &cfg).expect("ok");
     for k in 0..4 {
         let base = &with_published.models[k];
-        assert_eq!(base.a_interval, with_other.models[k].b_interval, "model {k}");
-        assert_eq!(base.a_interval, with_itself.models[k].a_interval, "model {k}");
+        assert_eq!(
+            base.a_interval, with_other.models[k].b_interval,
+            "model {k}"
+        );
+        assert_eq!(
+            base.a_interval, with_itself.models[k].a_interval,
+            "model {k}"
+        );
         // Paired within a comparison too: the same examples drawn for both columns.
-        assert_eq!(with_itself.models[k].a_interval, with_itself.models[k].b_interval);
+        assert_eq!(
+            with_itself.models[k].a_interval,
+            with_itself.models[k].b_interval
+        );
         assert_eq!(base.rank_a_interval, with_other.models[k].rank_b_interval);
     }
     // Identical columns drawn together never disagree, so τ is 1 in every replicate.
-    let tau = with_itself.intervals.kendall_tau_b.as_ref().expect("interval");
+    let tau = with_itself
+        .intervals
+        .kendall_tau_b
+        .as_ref()
+        .expect("interval");
     assert_eq!((tau.lo, tau.hi), (1.0, 1.0));
 }
 
@@ -181,10 +194,20 @@ fn hierarchical_bootstrap_covers_the_truth_at_the_stated_rate() {
         };
         let fixed = Column::Fixed(vec![1.0, 2.0]);
         let two: Vec<String> = vec!["m0".into(), "m1".into()];
-        let hier = analyze(&two, (info("h"), &runs("t", correct)), (info("f"), &fixed), &cfg)
-            .expect("ok");
-        let single = analyze(&two, (info("s"), &runs("t", one)), (info("f"), &fixed), &cfg)
-            .expect("ok");
+        let hier = analyze(
+            &two,
+            (info("h"), &runs("t", correct)),
+            (info("f"), &fixed),
+            &cfg,
+        )
+        .expect("ok");
+        let single = analyze(
+            &two,
+            (info("s"), &runs("t", one)),
+            (info("f"), &fixed),
+            &cfg,
+        )
+        .expect("ok");
         for (k, &t) in truth.iter().enumerate() {
             let inside = |i: &Option<repro::stats::Interval>| {
                 let i = i.as_ref().expect("interval");
@@ -200,6 +223,12 @@ fn hierarchical_bootstrap_covers_the_truth_at_the_stated_rate() {
         covered_one as f64 / total as f64,
     );
     eprintln!("90% intervals cover the truth: hierarchical {hier}, example-only {one}");
-    assert!((0.83..=0.97).contains(&hier), "hierarchical coverage {hier}");
-    assert!(one < 0.75, "example-only coverage {one} should miss seed variance");
+    assert!(
+        (0.83..=0.97).contains(&hier),
+        "hierarchical coverage {hier}"
+    );
+    assert!(
+        one < 0.75,
+        "example-only coverage {one} should miss seed variance"
+    );
 }

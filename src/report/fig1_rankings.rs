@@ -4,11 +4,11 @@
 //! chronological axis, one line per dataset.
 
 use super::figure::{color, font, render_figure, staggered_labels, Figure};
-use super::names::{display_name, two_lines};
 use super::markdown::{
     acc_cell, flips_block, interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS,
     STAT_DECIMALS,
 };
+use super::names::{display_name, two_lines};
 use super::{primary, Provenance, Report, ReportError, ReportInputs};
 use crate::stats::{ModelRow, RankStatsResult};
 use plotters::coord::Shift;
@@ -157,9 +157,11 @@ impl Fig1<'_> {
             let lines = two_lines(label, 22);
             let top = 0.15 + 0.35 * (lines.len() as f64 - 1.0);
             chart
-                .draw_series(lines.into_iter().enumerate().map(|(k, line)| {
-                    Text::new(line, (x, top - 0.35 * k as f64), centre.clone())
-                }))
+                .draw_series(
+                    lines.into_iter().enumerate().map(|(k, line)| {
+                        Text::new(line, (x, top - 0.35 * k as f64), centre.clone())
+                    }),
+                )
                 .map_err(|e| e.to_string())?;
         }
         for (i, m) in r.models.iter().enumerate() {
@@ -296,7 +298,10 @@ impl Fig1<'_> {
 /// The caption printed under Figure 1 and its fine-tuning twin: what is drawn, what the
 /// whiskers mean.
 pub(super) fn caption(r: &RankStatsResult) -> String {
-    let first = r.models.first().map_or(String::new(), |m| display_name(&m.model));
+    let first = r
+        .models
+        .first()
+        .map_or(String::new(), |m| display_name(&m.model));
     format!(
         "*Left: each model's rank (1 = best) on {a} and on {b}; whiskers are {level}% bootstrap \
          intervals of the rank. Right: accuracy divided by {first}'s, on a log axis, with {level}% \

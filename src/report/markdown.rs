@@ -46,9 +46,7 @@ pub fn stat_label(name: &str) -> &'static str {
         "kendall_tau_b" => "Kendall τ-b (ranks)",
         "spearman_rho" => "Spearman ρ (ranks)",
         "pearson_r" => "Pearson r (accuracies)",
-        "lin_ccc_log_improvement" => {
-            "Lin's concordance of log improvement over the first model"
-        }
+        "lin_ccc_log_improvement" => "Lin's concordance of log improvement over the first model",
         "pearson_pairwise_improvement" => "Pearson r of pairwise relative improvement",
         "probit_slope" => "slope of the probit-space line, b on a (Recht et al.)",
         "probit_intercept" => "intercept of the probit-space line",
@@ -194,7 +192,10 @@ pub fn flips_block(r: &RankStatsResult, min: f64) -> String {
         r.order_flips.len()
     );
     if rows.is_empty() {
-        return format!("{intro}: no pair swaps in {}% or more.\n", num(100.0 * min, 0));
+        return format!(
+            "{intro}: no pair swaps in {}% or more.\n",
+            num(100.0 * min, 0)
+        );
     }
     let (a, b) = (format!("on {}", r.a.label), format!("on {}", r.b.label));
     format!(

@@ -51,7 +51,10 @@ pub(super) fn grid(inputs: &ReportInputs) -> Grid {
     let mut columns: Vec<DatasetColumn> = Vec::new();
     for s in &inputs.stats {
         let r = &s.result;
-        for (label, pick_a, runs) in [(&r.a.label, true, &r.a_runs), (&r.b.label, false, &r.b_runs)] {
+        for (label, pick_a, runs) in [
+            (&r.a.label, true, &r.a_runs),
+            (&r.b.label, false, &r.b_runs),
+        ] {
             if columns.iter().any(|c| c.label == *label) {
                 continue;
             }

@@ -571,8 +571,10 @@ mod tests {
             let out = root.join(out);
             std::fs::create_dir_all(&out).expect("mkdir");
             let params = RankStats
-                .resolve_params(&json!({"models": models, "a": {"inputs": "evaluate@*-toy-*"},
-                    "b": b, "resamples": 1000}))
+                .resolve_params(
+                    &json!({"models": models, "a": {"inputs": "evaluate@*-toy-*"},
+                    "b": b, "resamples": 1000}),
+                )
                 .expect("valid");
             let mut ctx = StageContext::detached("stats", params, out.clone(), root.to_path_buf());
             ctx.inputs = inputs.clone();
@@ -593,7 +595,10 @@ mod tests {
         // Labels are i % 3: a third each.
         let rate = r.a_runs.majority_rate.expect("labels known");
         assert!((rate - 100.0 / 3.0).abs() < 1e-9);
-        assert!(r.models[0].collapsed_a, "21.7% is below the 33.3% majority rate");
+        assert!(
+            r.models[0].collapsed_a,
+            "21.7% is below the 33.3% majority rate"
+        );
         assert!(!r.models[2].collapsed_a);
         assert_eq!(r.a_runs.examples_key, r.b_runs.examples_key);
         assert_eq!(r.order_flips.len(), 3);

@@ -380,12 +380,14 @@ pub fn analyze(
     for p in [&pa, &pb] {
         if let Some(r) = &p.runs {
             match lists.iter().find(|(k, _)| *k == r.examples_key) {
-                Some((_, m)) if *m != r.examples() => {
-                    return Err(StatsError::Invalid(format!(
-                        "columns `{}` and `{}` name the same examples ({}) but have {} and {} of them",
-                        pa.info.label, pb.info.label, r.examples_key, m, r.examples()
-                    )))
-                }
+                Some((_, m)) if *m != r.examples() => return Err(StatsError::Invalid(format!(
+                    "columns `{}` and `{}` name the same examples ({}) but have {} and {} of them",
+                    pa.info.label,
+                    pb.info.label,
+                    r.examples_key,
+                    m,
+                    r.examples()
+                ))),
                 Some(_) => {}
                 None => lists.push((r.examples_key.as_str(), r.examples())),
             }
@@ -423,11 +425,7 @@ pub fn analyze(
     let ci = |p: &Prepared, v: &[Option<f64>]| {
         p.runs.as_ref().and_then(|_| percentile_interval(v, level))
     };
-    let sd = |p: &Prepared, i: usize| {
-        p.runs
-            .as_ref()
-            .and_then(|r| sample_sd(&r.per_seed()[i]))
-    };
+    let sd = |p: &Prepared, i: usize| p.runs.as_ref().and_then(|r| sample_sd(&r.per_seed()[i]));
     let rows = (0..n)
         .map(|i| ModelRow {
             model: models[i].clone(),

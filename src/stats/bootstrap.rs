@@ -318,7 +318,11 @@ mod tests {
     fn seeds_are_averaged_and_spread() {
         let runs = Runs {
             examples_key: "k".into(),
-            correct: vec![vec![vec![true, true], vec![true, false], vec![false, false]]],
+            correct: vec![vec![
+                vec![true, true],
+                vec![true, false],
+                vec![false, false],
+            ]],
             majority_rate: None,
         };
         assert_eq!(runs.per_seed(), vec![vec![100.0, 50.0, 0.0]]);

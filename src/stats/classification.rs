@@ -247,7 +247,12 @@ pub fn classification_stats(
             for _ in 0..hits.len() {
                 counts[rng.gen_range(0..hits.len())] += 1;
             }
-            let drawn: u32 = hits.iter().zip(&counts).filter(|(h, _)| **h).map(|(_, k)| k).sum();
+            let drawn: u32 = hits
+                .iter()
+                .zip(&counts)
+                .filter(|(h, _)| **h)
+                .map(|(_, k)| k)
+                .sum();
             (!hits.is_empty()).then(|| pct(drawn as usize, hits.len()))
         })
         .collect();

@@ -21,8 +21,14 @@ pub fn probit_fit(a: &[f64], b: &[f64]) -> Option<LinearFit> {
     if a.len() != b.len() || a.len() < 3 {
         return None;
     }
-    let x = a.iter().map(|v| probit(v / 100.0)).collect::<Option<Vec<_>>>()?;
-    let y = b.iter().map(|v| probit(v / 100.0)).collect::<Option<Vec<_>>>()?;
+    let x = a
+        .iter()
+        .map(|v| probit(v / 100.0))
+        .collect::<Option<Vec<_>>>()?;
+    let y = b
+        .iter()
+        .map(|v| probit(v / 100.0))
+        .collect::<Option<Vec<_>>>()?;
     least_squares(&x, &y)
 }
 
@@ -94,7 +100,10 @@ mod tests {
         ];
         for (p, want) in cases {
             let got = probit(p).expect("defined");
-            assert!((got - want).abs() < 1e-9, "probit({p}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() < 1e-9,
+                "probit({p}) = {got}, want {want}"
+            );
         }
         assert_eq!(probit(0.0), None);
         assert_eq!(probit(1.0), None);
