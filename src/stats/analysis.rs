@@ -380,14 +380,16 @@ pub fn analyze(
     for p in [&pa, &pb] {
         if let Some(r) = &p.runs {
             match lists.iter().find(|(k, _)| *k == r.examples_key) {
-                Some((_, m)) if *m != r.examples() => return Err(StatsError::Invalid(format!(
+                Some((_, m)) if *m != r.examples() => {
+                    return Err(StatsError::Invalid(format!(
                     "columns `{}` and `{}` name the same examples ({}) but have {} and {} of them",
                     pa.info.label,
                     pb.info.label,
                     r.examples_key,
                     m,
                     r.examples()
-                ))),
+                )))
+                }
                 Some(_) => {}
                 None => lists.push((r.examples_key.as_str(), r.examples())),
             }
@@ -398,7 +400,8 @@ pub fn analyze(
     let resamples = if resampled { config.resamples } else { 0 };
     let point = PointStats::of(&pa.point, &pb.point);
 
-    let mut stat_values: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(resamples); 7];
+    let mut stat_values: Vec<Vec<Option<f64>>> =
+        (0..7).map(|_| Vec::with_capacity(resamples)).collect();
     let (mut ca, mut cb) = (Collected::new(n), Collected::new(n));
     let (mut ra, mut rb) = (Vec::new(), Vec::new());
     for _ in 0..resamples {
