@@ -138,10 +138,7 @@ fn finetune_and_transfer_reports_show_the_artifact_numbers_and_are_indexed() {
         let png = std::fs::read(dir.join(id).join("figure.png")).expect("png");
         assert!(png.starts_with(b"\x89PNG"), "{id}");
         let svg = std::fs::read_to_string(dir.join(id).join("figure.svg")).expect("svg");
-        assert!(
-            svg.contains("<svg") && svg.contains("convnext_large"),
-            "{id}"
-        );
+        assert!(svg.contains("<svg") && svg.contains("ConvNeXt-L"), "{id}");
         let md = std::fs::read_to_string(dir.join(id).join("README.md")).expect("README");
         let rows = table_after(&md, "## Numbers");
         assert_eq!(rows.len(), 9, "{id}");

@@ -32,7 +32,8 @@ fn json_fields_for_a_table() {
     assert!((v["kendall_tau_b"].as_f64().expect("tau") - 4.0 / 6.0).abs() < 1e-12);
     for field in [
         "spearman_rho",
-        "pearson_improvement_from_first",
+        "lin_ccc_log_improvement",
+        "probit_slope",
         "pearson_pairwise_improvement",
         "kendall_tau_p_value",
     ] {

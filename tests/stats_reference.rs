@@ -1,5 +1,6 @@
 //! The statistics against values computed independently with SciPy 1.17.1 / NumPy (Python
-//! 3.11), once, by this script (ties included):
+//! 3.11), once. Lin's concordance and the probit line come from `scripts/stats_reference.py`
+//! (committed; run it and paste its output); the rest from this script (ties included):
 //!
 //! ```python
 //! import itertools, numpy as np, scipy.stats as st
@@ -7,7 +8,6 @@
 //! st.kendalltau(a, b).statistic                     # tau-b (scipy's default variant)
 //! st.spearmanr(a, b).statistic                      # average ranks for ties
 //! st.pearsonr(a, b).statistic
-//! st.pearsonr(a[1:] / a[0], b[1:] / b[0]).statistic # improvement from the first model
 //! pairs = list(itertools.combinations(range(n), 2))
 //! st.pearsonr([a[j]/a[i] - 1 for i, j in pairs], [b[j]/b[i] - 1 for i, j in pairs]).statistic
 //! # exact permutation distribution: tau-b of a against every ordering of b (numpy, by the
@@ -18,6 +18,7 @@
 //! ```
 
 use repro::stats::bootstrap::quantile;
+use repro::stats::probit::probit_fit;
 use repro::stats::{kendall_tau_p_value, read_table_csv, PValueMethod, PointStats};
 
 struct Case {
@@ -26,8 +27,11 @@ struct Case {
     tau: f64,
     rho: f64,
     r: f64,
-    improvement: f64,
+    lin_log_improvement: f64,
     pairwise: f64,
+    probit_slope: f64,
+    probit_intercept: f64,
+    probit_residuals: &'static [f64],
     p_two: f64,
     p_greater: f64,
     permutations: u64,
@@ -43,8 +47,21 @@ const CASES: [Case; 3] = [
         tau: 0.97182531580755,
         rho: 0.991631652042901,
         r: 0.9590869873280174,
-        improvement: 0.9822676548358987,
+        lin_log_improvement: 0.07323222729990535,
         pairwise: 0.9794368720296899,
+        probit_slope: 1.2658890984500009,
+        probit_intercept: -1.1058489283780697,
+        probit_residuals: &[
+            0.056346672200301984,
+            -0.018006065345193556,
+            -0.06415338345058935,
+            -0.03602501143052908,
+            -0.05761530124582953,
+            -0.01567559821845088,
+            0.005090211796201338,
+            0.04885136163445743,
+            0.08118711405963192,
+        ],
         p_two: 2.2045855379188714e-05,
         p_greater: 1.1022927689594357e-05,
         permutations: 362_880,
@@ -56,8 +73,20 @@ const CASES: [Case; 3] = [
         tau: 0.8006407690254358,
         rho: 0.9007775105401477,
         r: 0.8767227853705734,
-        improvement: 0.8855841344893546,
+        lin_log_improvement: 0.3926921706305729,
         pairwise: 0.2676269418311527,
+        probit_slope: 0.9113189020267344,
+        probit_intercept: -0.09802460019371484,
+        probit_residuals: &[
+            0.16432047986501885,
+            -0.35670307157153114,
+            0.08885119431805855,
+            -0.068766242038238,
+            0.048604281489266654,
+            -0.057228162811430394,
+            0.13868431384388602,
+            0.04223720690496924,
+        ],
         p_two: 0.006845238095238095,
         p_greater: 0.0035714285714285713,
         permutations: 40_320,
@@ -69,13 +98,31 @@ const CASES: [Case; 3] = [
         tau: 0.33333333333333337,
         rho: 0.4642857142857144,
         r: 0.439777475045518,
-        improvement: 0.6043496165465579,
+        lin_log_improvement: 0.09352983663806734,
         pairwise: -0.040294100786559546,
+        probit_slope: 0.2542211493238425,
+        probit_intercept: -0.4531233396660071,
+        probit_residuals: &[
+            0.33900768590329133,
+            -0.5079055351058269,
+            -0.08805270948342414,
+            0.28998455476190665,
+            0.17380430521855295,
+            -0.526647939913856,
+            0.31980963861935674,
+        ],
         p_two: 0.3813492063492063,
         p_greater: 0.19067460317460316,
         permutations: 5_040,
     },
 ];
+
+/// The probit goes through an iterative normal quantile: agreement to 1e-9, well inside the
+/// 1e-6 the reports need.
+fn near(got: Option<f64>, want: f64, what: &str) {
+    let got = got.unwrap_or_else(|| panic!("{what} undefined"));
+    assert!((got - want).abs() < 1e-9, "{what}: got {got}, scipy {want}");
+}
 
 fn close(got: Option<f64>, want: f64, what: &str) {
     let got = got.unwrap_or_else(|| panic!("{what} undefined"));
@@ -94,10 +141,24 @@ fn point_statistics_match_scipy() {
         close(s.spearman_rho, c.rho, &format!("case {k} rho"));
         close(s.pearson_r, c.r, &format!("case {k} r"));
         close(
-            s.pearson_improvement_from_first,
-            c.improvement,
-            &format!("case {k} improvement"),
+            s.lin_ccc_log_improvement,
+            c.lin_log_improvement,
+            &format!("case {k} Lin's concordance of log improvement"),
         );
+        near(
+            s.probit_slope,
+            c.probit_slope,
+            &format!("case {k} probit slope"),
+        );
+        near(
+            s.probit_intercept,
+            c.probit_intercept,
+            &format!("case {k} probit intercept"),
+        );
+        let fit = probit_fit(c.a, c.b).expect("defined");
+        for (i, (&got, &want)) in fit.residuals.iter().zip(c.probit_residuals).enumerate() {
+            near(Some(got), want, &format!("case {k} residual {i}"));
+        }
         close(
             s.pearson_pairwise_improvement,
             c.pairwise,
@@ -144,8 +205,10 @@ fn table_csv_gives_the_json_fields() {
     for field in [
         "kendall_tau_b",
         "spearman_rho",
-        "pearson_improvement_from_first",
+        "lin_ccc_log_improvement",
         "pearson_pairwise_improvement",
+        "probit_slope",
+        "probit_intercept",
         "n",
         "kendall_tau_p_value",
     ] {

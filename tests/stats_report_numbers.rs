@@ -137,7 +137,7 @@ fn readme_numbers_equal_the_artifact() {
         same(&row[8], m.improvement_b.expect("defined"), STAT_DECIMALS);
     }
     let stats = table_after(&md, "## Statistics");
-    assert_eq!(stats.len(), 5);
+    assert_eq!(stats.len(), 7);
     for (row, (name, value)) in stats.iter().zip(r.point.named()) {
         assert_eq!(row[1], format!("`{name}`"));
         same(&row[2], value.expect("defined"), STAT_DECIMALS);

@@ -175,7 +175,9 @@ impl Report for DatasetImageNot {
         let mut out = format!(
             "# {}\n\nDataset `{}` from stage `{}`: {} of {} candidate classes, {} train / {} val images at \
              {}×{}×{}. Captions matched to exactly one class: {}; captions matching several classes dropped: {}; \
-             similarity cut {}.\n\n![overview](figure.svg)\n\n## Classes\n\n",
+             similarity cut {}.\n\n![overview](figure.svg)\n\n*Sample images per class, and the \
+             histogram of caption–class similarity (captions per bin; grey bins fall below the \
+             cut). Counts, no intervals.*\n\n## Classes\n\n",
             self.title(),
             ds.meta.name,
             d.name,
@@ -430,6 +432,8 @@ impl Overview<'_> {
             .disable_x_mesh()
             .x_desc("cosine similarity")
             .y_desc("captions")
+            // Counts are whole numbers: "2000", not "2000.0".
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .label_style(font(12.0))
             .draw()
             .map_err(|e| e.to_string())?;

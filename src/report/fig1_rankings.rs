@@ -1,11 +1,14 @@
 //! `fig1-rankings` — the paper's Figure 1 for the primary comparison. Left: a bump chart of
-//! each model's rank on dataset `a` and on dataset `b`. Right: improvement over the first
-//! (oldest) model, acc / acc(first), along the chronological axis, one line per dataset.
+//! each model's rank on dataset `a` and on dataset `b`, with rank intervals. Right: improvement
+//! over the first (oldest) model, acc / acc(first), on a log axis with intervals, along the
+//! chronological axis, one line per dataset.
 
 use super::figure::{color, font, render_figure, staggered_labels, Figure};
 use super::markdown::{
-    interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS, STAT_DECIMALS,
+    acc_cell, flips_block, interval, num, opt, provenance_footer, stats_block, table, ACC_DECIMALS,
+    STAT_DECIMALS,
 };
+use super::names::{display_name, two_lines};
 use super::{primary, Provenance, Report, ReportError, ReportInputs};
 use crate::stats::{ModelRow, RankStatsResult};
 use plotters::coord::Shift;
@@ -53,7 +56,9 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult, p: &Provenance) -> Stri
     let mut out = format!(
         "# {title}\n\n{a} (a) vs {b} (b), from `{stage}`. Left: each model's rank (1 = best) on the two \
          datasets. Right: accuracy divided by the accuracy of {first}, models in chronological order.\n\n\
-         ![{title}](figure.svg)\n\n## Numbers\n\nAccuracy in percent; interval = bootstrap over evaluation examples.\n\n"
+         ![{title}](figure.svg)\n\n{}## Numbers\n\nAccuracy in percent (mean ± sd over seeds where \
+         there are several); interval = percentile bootstrap (what it redraws: below).\n\n",
+        caption(r)
     );
     let header = [
         "model".to_string(),
@@ -74,9 +79,9 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult, p: &Provenance) -> Stri
                 m.model.clone(),
                 num(m.rank_a, 1),
                 num(m.rank_b, 1),
-                num(m.a, ACC_DECIMALS),
+                acc_cell(m.a, m.a_sd, m.collapsed_a),
                 interval(m.a_interval.as_ref(), ACC_DECIMALS),
-                num(m.b, ACC_DECIMALS),
+                acc_cell(m.b, m.b_sd, m.collapsed_b),
                 interval(m.b_interval.as_ref(), ACC_DECIMALS),
                 opt(m.improvement_a, STAT_DECIMALS),
                 opt(m.improvement_b, STAT_DECIMALS),
@@ -87,6 +92,8 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult, p: &Provenance) -> Stri
     out.push_str(&table(&header, &rows));
     out.push_str("\n## Statistics\n\n");
     out.push_str(&stats_block(r));
+    out.push_str("\n## Order flips\n\n");
+    out.push_str(&flips_block(r, 0.05));
     out.push('\n');
     out.push_str(&provenance_footer(p));
     out
@@ -140,36 +147,56 @@ impl Fig1<'_> {
         let mut chart = ChartBuilder::on(area)
             .caption("Model rank (1 = best)", font(20.0))
             .margin(12)
-            .build_cartesian_2d(-1.0f64..2.0f64, -(n + 0.6)..0.4f64)
+            .build_cartesian_2d(-1.0f64..2.0f64, -(n + 0.6)..0.9f64)
             .map_err(|e| e.to_string())?;
         let left_anchor = font(13.0).pos(Pos::new(HPos::Right, VPos::Center));
         let right_anchor = font(13.0).pos(Pos::new(HPos::Left, VPos::Center));
         let centre = font(15.0).pos(Pos::new(HPos::Center, VPos::Center));
-        chart
-            .draw_series([
-                Text::new(r.a.label.clone(), (0.0, -0.1), centre.clone()),
-                Text::new(r.b.label.clone(), (1.0, -0.1), centre.clone()),
-            ])
-            .map_err(|e| e.to_string())?;
+        // Column headers in up to two lines each, so long dataset names stay apart.
+        for (x, label) in [(0.0, &r.a.label), (1.0, &r.b.label)] {
+            let lines = two_lines(label, 22);
+            let top = 0.15 + 0.35 * (lines.len() as f64 - 1.0);
+            chart
+                .draw_series(
+                    lines.into_iter().enumerate().map(|(k, line)| {
+                        Text::new(line, (x, top - 0.35 * k as f64), centre.clone())
+                    }),
+                )
+                .map_err(|e| e.to_string())?;
+        }
         for (i, m) in r.models.iter().enumerate() {
             let c = color(i);
             let (ya, yb) = (-m.rank_a, -m.rank_b);
+            // Rank intervals as whiskers beside each end of the line.
+            let whiskers = [(-0.02, &m.rank_a_interval), (1.02, &m.rank_b_interval)]
+                .into_iter()
+                .filter_map(|(x, ci)| {
+                    let ci = ci.as_ref()?;
+                    let x = x + 0.012 * (i as f64 - n / 2.0);
+                    Some(PathElement::new(
+                        vec![(x, -ci.lo), (x, -ci.hi)],
+                        c.mix(0.6).stroke_width(2),
+                    ))
+                });
+            chart.draw_series(whiskers).map_err(|e| e.to_string())?;
             chart
                 .draw_series(LineSeries::new([(0.0, ya), (1.0, yb)], c.stroke_width(3)))
                 .map_err(|e| e.to_string())?;
             chart
                 .draw_series([(0.0, ya), (1.0, yb)].map(|p| Circle::new(p, 5, c.filled())))
                 .map_err(|e| e.to_string())?;
+            let name = display_name(&m.model);
+            let mark = |collapsed: bool| if collapsed { " †" } else { "" };
             chart
                 .draw_series([
                     Text::new(
-                        format!("{} {}", m.model, rank(m.rank_a)),
-                        (-0.06, ya + spread(&r.models, i, |m| m.rank_a)),
+                        format!("{name}{} {}", mark(m.collapsed_a), rank(m.rank_a)),
+                        (-0.1, ya + spread(&r.models, i, |m| m.rank_a)),
                         left_anchor.clone(),
                     ),
                     Text::new(
-                        format!("{} {}", rank(m.rank_b), m.model),
-                        (1.06, yb + spread(&r.models, i, |m| m.rank_b)),
+                        format!("{} {name}{}", rank(m.rank_b), mark(m.collapsed_b)),
+                        (1.1, yb + spread(&r.models, i, |m| m.rank_b)),
                         right_anchor.clone(),
                     ),
                 ])
@@ -178,40 +205,46 @@ impl Fig1<'_> {
         Ok(())
     }
 
+    /// Improvement over the first model on a log axis (a doubling and a halving look alike),
+    /// with bootstrap whiskers; the two datasets sit slightly apart so whiskers do not overlap.
     fn improvement<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let r = self.r;
         let first = r
             .models
             .first()
-            .map_or("the first model", |m| m.model.as_str());
-        let series: Vec<(&str, Vec<(usize, f64)>)> = vec![
-            (
-                &r.a.label,
-                r.models
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, m)| m.improvement_a.map(|v| (i, v)))
-                    .collect(),
-            ),
-            (
-                &r.b.label,
-                r.models
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, m)| m.improvement_b.map(|v| (i, v)))
-                    .collect(),
-            ),
-        ];
-        let values = series.iter().flat_map(|s| s.1.iter().map(|p| p.1));
+            .map_or("the first model".to_string(), |m| display_name(&m.model));
+        type Point = (f64, f64, Option<(f64, f64)>);
+        let side = |pick_a: bool| -> Vec<Point> {
+            r.models
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    let (v, ci) = if pick_a {
+                        (m.improvement_a?, &m.improvement_a_interval)
+                    } else {
+                        (m.improvement_b?, &m.improvement_b_interval)
+                    };
+                    let x = i as f64 + if pick_a { -0.08 } else { 0.08 };
+                    let ci = ci.as_ref().filter(|c| c.lo > 0.0).map(|c| (c.lo, c.hi));
+                    (v > 0.0).then_some((x, v, ci))
+                })
+                .collect()
+        };
+        let series = [(&r.a.label, side(true)), (&r.b.label, side(false))];
+        let values = series
+            .iter()
+            .flat_map(|s| s.1.iter())
+            .flat_map(|&(_, v, ci)| [Some(v), ci.map(|c| c.0), ci.map(|c| c.1)])
+            .flatten();
         let (lo, hi) = values.fold((1.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let pad = (hi - lo).max(0.01) * 0.08;
+        let (lo, hi) = (lo / 1.1, hi * 1.1);
         let n = r.models.len();
         let mut chart = ChartBuilder::on(area)
-            .caption(format!("Improvement from {first}"), font(20.0))
+            .caption(format!("Improvement over {first} (log scale)"), font(20.0))
             .margin(12)
             .x_label_area_size(50)
             .y_label_area_size(60)
-            .build_cartesian_2d(-0.5..(n as f64 - 0.5), (lo - pad)..(hi + pad))
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), (lo..hi).log_scale())
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
@@ -219,6 +252,7 @@ impl Fig1<'_> {
             // A range n wide with at most n labels ticks every integer: one per model.
             .x_labels(n)
             .x_label_formatter(&|_| String::new())
+            .y_label_formatter(&|v| format!("{v:.2}×"))
             .y_desc(format!("accuracy / accuracy of {first}"))
             .label_style(font(13.0))
             .draw()
@@ -227,12 +261,12 @@ impl Fig1<'_> {
             .models
             .iter()
             .enumerate()
-            .map(|(i, m)| (m.model.clone(), chart.backend_coord(&(i as f64, lo - pad))))
+            .map(|(i, m)| (display_name(&m.model), chart.backend_coord(&(i as f64, lo))))
             .collect();
         staggered_labels(area, &labels, 12.0)?;
         for (k, (label, points)) in series.iter().enumerate() {
             let c = color(k);
-            let pts: Vec<(f64, f64)> = points.iter().map(|&(i, v)| (i as f64, v)).collect();
+            let pts: Vec<(f64, f64)> = points.iter().map(|&(x, v, _)| (x, v)).collect();
             chart
                 .draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))
                 .map_err(|e| e.to_string())?
@@ -243,6 +277,11 @@ impl Fig1<'_> {
             chart
                 .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, c.filled())))
                 .map_err(|e| e.to_string())?;
+            let whiskers = points.iter().filter_map(|&(x, _, ci)| {
+                let (l, h) = ci?;
+                Some(PathElement::new(vec![(x, l), (x, h)], c.stroke_width(2)))
+            });
+            chart.draw_series(whiskers).map_err(|e| e.to_string())?;
         }
         chart
             .configure_series_labels()
@@ -254,4 +293,25 @@ impl Fig1<'_> {
             .map_err(|e| e.to_string())?;
         Ok(())
     }
+}
+
+/// The caption printed under Figure 1 and its fine-tuning twin: what is drawn, what the
+/// whiskers mean.
+pub(super) fn caption(r: &RankStatsResult) -> String {
+    let first = r
+        .models
+        .first()
+        .map_or(String::new(), |m| display_name(&m.model));
+    format!(
+        "*Left: each model's rank (1 = best) on {a} and on {b}; whiskers are {level}% bootstrap \
+         intervals of the rank. Right: accuracy divided by {first}'s, on a log axis, with {level}% \
+         bootstrap intervals. {a}: {ca}. {b}: {cb}. † = collapsed (within {margin} points of the \
+         majority-class rate).*\n\n",
+        a = r.a.label,
+        b = r.b.label,
+        level = num(100.0 * r.bootstrap.level, 0),
+        ca = r.a_runs.interval_covers,
+        cb = r.b_runs.interval_covers,
+        margin = num(r.collapse_margin, 0),
+    )
 }

@@ -66,8 +66,10 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult) -> String {
         "# {title}\n\n{a} (a) vs {b} (b), from `{stage}`. Left: each model's rank (1 = best) both \
          ways. Right: accuracy divided by the accuracy of {first}, models in chronological order. \
          The paper's claim: the ranking of fine-tuned models agrees with the ranking from \
-         scratch.\n\n![{title}](figure.svg)\n\n## Numbers\n\nAccuracy in percent on the same \
-         evaluation split; interval = bootstrap over evaluation examples; gain = b − a.\n\n"
+         scratch.\n\n![{title}](figure.svg)\n\n{}## Numbers\n\nAccuracy in percent on the same \
+         evaluation split (mean ± sd over seeds where there are several); interval = percentile \
+         bootstrap, both columns drawn on the same examples; gain = b − a.\n\n",
+        super::fig1_rankings::caption(r)
     );
     out.push_str(&paired_table(r, "gain (points)", |m| m.b - m.a));
     out.push_str(&format!(

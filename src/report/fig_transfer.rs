@@ -86,8 +86,14 @@ fn readme(title: &str, stage: &str, r: &RankStatsResult) -> String {
         "# {title}\n\n{a} (a) vs {b} (b), from `{stage}`: the same target evaluation split, \
          each model fine-tuned from weights pretrained on one source or the other. The paper's \
          claim: models pretrained on ImageNot transfer nearly as well as ImageNet-pretrained \
-         ones, and rank alike.\n\n![{title}](figure.svg)\n\n## Numbers\n\nTarget accuracy in \
-         percent; interval = bootstrap over evaluation examples; difference = a − b.\n\n"
+         ones, and rank alike.\n\n![{title}](figure.svg)\n\n*Left: each model's rank on the \
+         target under each source. Right: target accuracy with {}% bootstrap intervals ({a}: {}; \
+         {b}: {}).*\n\n## Numbers\n\nTarget accuracy in percent (mean ± sd over seeds where \
+         there are several; † = collapsed); interval = percentile bootstrap, both columns drawn \
+         on the same target examples; difference = a − b.\n\n",
+        num(100.0 * r.bootstrap.level, 0),
+        r.a_runs.interval_covers,
+        r.b_runs.interval_covers,
     );
     out.push_str(&paired_table(r, "difference (points)", |m| m.a - m.b));
     let (ma, mb) = means(r);

@@ -46,8 +46,10 @@ pub fn stat_label(name: &str) -> &'static str {
         "kendall_tau_b" => "Kendall τ-b (ranks)",
         "spearman_rho" => "Spearman ρ (ranks)",
         "pearson_r" => "Pearson r (accuracies)",
-        "pearson_improvement_from_first" => "Pearson r of improvement from the first model",
+        "lin_ccc_log_improvement" => "Lin's concordance of log improvement over the first model",
         "pearson_pairwise_improvement" => "Pearson r of pairwise relative improvement",
+        "probit_slope" => "slope of the probit-space line, b on a (Recht et al.)",
+        "probit_intercept" => "intercept of the probit-space line",
         _ => "statistic",
     }
 }
@@ -81,29 +83,126 @@ pub fn stats_block(r: &RankStatsResult) -> String {
         None => out.push_str("p-value of τ: undefined (a column has no two distinct values).\n"),
     }
     out.push_str(&format!(
-        "n = {} models. Intervals: percentile bootstrap, {} resamples of the evaluation examples, seed {}{}.\n",
-        r.point.n,
-        r.bootstrap.resamples,
-        r.bootstrap.seed,
-        fixed_note(r)
+        "n = {} models. Intervals: percentile bootstrap, {} resamples, seed {}; each replicate \
+         redraws both columns together (columns on the same examples with the same indices).\n",
+        r.point.n, r.bootstrap.resamples, r.bootstrap.seed,
     ));
+    out.push_str(&covers_note(r));
+    out.push_str(&noise_ceiling_note(r));
+    out.push_str(&collapse_note(r));
     out
 }
 
-fn fixed_note(r: &RankStatsResult) -> String {
-    let fixed: Vec<&str> = [&r.a, &r.b]
-        .iter()
-        .filter(|c| c.examples.is_none())
-        .map(|c| c.label.as_str())
-        .collect();
-    if fixed.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; {} held fixed (published numbers, no per-example data)",
-            fixed.join(" and ")
-        )
+/// What each column's intervals cover, in words, one bullet per column.
+pub fn covers_note(r: &RankStatsResult) -> String {
+    format!(
+        "\nWhat the intervals cover:\n- {}: {}\n- {}: {}\n",
+        r.a.label, r.a_runs.interval_covers, r.b.label, r.b_runs.interval_covers
+    )
+}
+
+/// The seed-vs-seed τ of each column with several seeds: the agreement training noise allows.
+pub fn noise_ceiling_note(r: &RankStatsResult) -> String {
+    let mut out = String::new();
+    for (label, runs) in [(&r.a.label, &r.a_runs), (&r.b.label, &r.b_runs)] {
+        if let Some(c) = &runs.noise_ceiling {
+            let each: Vec<String> = c
+                .pairs
+                .iter()
+                .map(|p| {
+                    format!(
+                        "seeds {}–{}: {}",
+                        p.seed_x + 1,
+                        p.seed_y + 1,
+                        opt(p.tau, STAT_DECIMALS)
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "\nNoise ceiling on {label}: Kendall τ-b between the rankings of two seeds, mean {} ({}).\n",
+                opt(c.mean_tau, STAT_DECIMALS),
+                each.join(", ")
+            ));
+        }
     }
+    out
+}
+
+/// Which cells collapsed to their split's majority class, or nothing when none did.
+pub fn collapse_note(r: &RankStatsResult) -> String {
+    let mut out = String::new();
+    for (label, runs, pick) in [
+        (&r.a.label, &r.a_runs, true),
+        (&r.b.label, &r.b_runs, false),
+    ] {
+        let Some(rate) = runs.majority_rate else {
+            continue;
+        };
+        let collapsed: Vec<&str> = r
+            .models
+            .iter()
+            .filter(|m| if pick { m.collapsed_a } else { m.collapsed_b })
+            .map(|m| m.model.as_str())
+            .collect();
+        if !collapsed.is_empty() {
+            out.push_str(&format!(
+                "\n† Collapsed on {label} (within {} points of always predicting the most frequent \
+                 label, {}%): {}. Their ranks say which networks trained at all, not which generalize.\n",
+                num(r.collapse_margin, 0),
+                num(rate, ACC_DECIMALS),
+                collapsed.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// An accuracy cell: the seed mean, `± sd` over seeds when there are several, and `†` when the
+/// cell collapsed to the majority class.
+pub fn acc_cell(v: f64, sd: Option<f64>, collapsed: bool) -> String {
+    let mut out = num(v, ACC_DECIMALS);
+    if let Some(sd) = sd {
+        out.push_str(&format!(" ± {}", num(sd, ACC_DECIMALS)));
+    }
+    if collapsed {
+        out.push_str(" †");
+    }
+    out
+}
+
+/// The pairs of models that swap order in at least `min` of the bootstrap replicates on either
+/// dataset, as a table (or a sentence when none do).
+pub fn flips_block(r: &RankStatsResult, min: f64) -> String {
+    let rows: Vec<Vec<String>> = r
+        .order_flips
+        .iter()
+        .filter(|f| f.a.unwrap_or(0.0) >= min || f.b.unwrap_or(0.0) >= min)
+        .map(|f| {
+            vec![
+                f.first.clone(),
+                f.second.clone(),
+                opt(f.a, STAT_DECIMALS),
+                opt(f.b, STAT_DECIMALS),
+            ]
+        })
+        .collect();
+    let intro = format!(
+        "Share of bootstrap replicates in which two models swap order (all {} pairs are in `stats.json`, \
+         `order_flips`; \"undefined\" for published numbers)",
+        r.order_flips.len()
+    );
+    if rows.is_empty() {
+        return format!(
+            "{intro}: no pair swaps in {}% or more.\n",
+            num(100.0 * min, 0)
+        );
+    }
+    let (a, b) = (format!("on {}", r.a.label), format!("on {}", r.b.label));
+    format!(
+        "{intro}; pairs at {}% or more:\n\n{}",
+        num(100.0 * min, 0),
+        table(&["model", "model", &a, &b], &rows)
+    )
 }
 
 /// The per-model table of a comparison: accuracy and interval under a and b, a derived
@@ -129,9 +228,9 @@ pub fn paired_table(
         .map(|m| {
             vec![
                 m.model.clone(),
-                num(m.a, ACC_DECIMALS),
+                acc_cell(m.a, m.a_sd, m.collapsed_a),
                 interval(m.a_interval.as_ref(), ACC_DECIMALS),
-                num(m.b, ACC_DECIMALS),
+                acc_cell(m.b, m.b_sd, m.collapsed_b),
                 interval(m.b_interval.as_ref(), ACC_DECIMALS),
                 num(diff(m), ACC_DECIMALS),
                 num(m.rank_a, 1),

@@ -16,6 +16,7 @@ mod fig_transfer;
 pub mod figure;
 mod index;
 pub mod markdown;
+mod names;
 pub mod page;
 mod pairwise_improvement;
 mod table_accuracies;

@@ -47,8 +47,11 @@ impl Report for PairwiseImprovement {
         let mut out = format!(
             "# {}\n\nEach point is a pair of models i < j in chronological order: x = a_j / a_i − 1 \
              (relative improvement of the newer model on dataset a), y = the same on dataset b. \
-             r = Pearson correlation over all pairs, interval = percentile bootstrap over evaluation \
-             examples.\n\n![pairwise improvement](figure.svg)\n",
+             r = Pearson correlation over all pairs, interval = percentile bootstrap (both columns \
+             redrawn together; seeds too where a model has several). Pairs whose older model sits \
+             near chance have huge ratios and dominate r: read it with the collapsed flags of the \
+             other reports.\n\n![pairwise improvement](figure.svg)\n\n*One point per pair of \
+             models (x: improvement on dataset a, y: on dataset b); one panel per comparison.*\n",
             self.title()
         );
         for s in &inputs.stats {

@@ -4,8 +4,10 @@
 
 use super::figure::{color, font, render_figure, Figure};
 use super::markdown::{
-    comparison_sections, interval, num, opt, table, write_readme, ACC_DECIMALS, STAT_DECIMALS,
+    acc_cell, comparison_sections, interval, num, opt, table, write_readme, ACC_DECIMALS,
+    STAT_DECIMALS,
 };
+use super::names::display_name;
 use super::{primary, Provenance, Report, ReportError, ReportInputs};
 use crate::stats::Interval;
 use plotters::coord::Shift;
@@ -14,10 +16,20 @@ use std::path::Path;
 
 pub struct TableAccuracies;
 
-/// One dataset's column: label and, per model (in [`Grid::models`] order), value and interval.
+/// One dataset's column: label, the majority-class rate (chance) and, per model (in
+/// [`Grid::models`] order), its cell.
 pub(super) struct DatasetColumn {
     label: String,
-    cells: Vec<Option<(f64, Option<Interval>)>>,
+    chance: Option<f64>,
+    cells: Vec<Option<Cell>>,
+}
+
+/// One model on one dataset: seed mean, spread over seeds, interval, collapsed flag.
+pub(super) struct Cell {
+    value: f64,
+    sd: Option<f64>,
+    interval: Option<Interval>,
+    collapsed: bool,
 }
 
 /// The accuracies of all comparisons laid out as models × datasets (layout only: a dataset
@@ -39,7 +51,10 @@ pub(super) fn grid(inputs: &ReportInputs) -> Grid {
     let mut columns: Vec<DatasetColumn> = Vec::new();
     for s in &inputs.stats {
         let r = &s.result;
-        for (label, pick_a) in [(&r.a.label, true), (&r.b.label, false)] {
+        for (label, pick_a, runs) in [
+            (&r.a.label, true, &r.a_runs),
+            (&r.b.label, false, &r.b_runs),
+        ] {
             if columns.iter().any(|c| c.label == *label) {
                 continue;
             }
@@ -48,15 +63,26 @@ pub(super) fn grid(inputs: &ReportInputs) -> Grid {
                 .map(|name| {
                     r.models.iter().find(|m| m.model == *name).map(|m| {
                         if pick_a {
-                            (m.a, m.a_interval.clone())
+                            Cell {
+                                value: m.a,
+                                sd: m.a_sd,
+                                interval: m.a_interval.clone(),
+                                collapsed: m.collapsed_a,
+                            }
                         } else {
-                            (m.b, m.b_interval.clone())
+                            Cell {
+                                value: m.b,
+                                sd: m.b_sd,
+                                interval: m.b_interval.clone(),
+                                collapsed: m.collapsed_b,
+                            }
                         }
                     })
                 })
                 .collect();
             columns.push(DatasetColumn {
                 label: label.clone(),
+                chance: runs.majority_rate,
                 cells,
             });
         }
@@ -83,9 +109,15 @@ impl Report for TableAccuracies {
         let g = grid(inputs);
         render_figure(&Bars { g: &g }, dir)?;
         let mut out = format!(
-            "# {}\n\n![accuracies](figure.svg)\n\n## Accuracy (%)\n\nTop-1 accuracy in percent; \
-             interval = percentile bootstrap over evaluation examples (— for published numbers).\n\n",
-            self.title()
+            "# {}\n\n![accuracies](figure.svg)\n\n*Top-1 accuracy of each model (display names) on \
+             each dataset, with percentile bootstrap intervals as whiskers; dashed lines mark each \
+             dataset's chance level (always predicting its most frequent label); † marks a \
+             collapsed cell, within {} points of it.*\n\n## Accuracy (%)\n\nTop-1 accuracy in \
+             percent, mean ± sd over seeds where a cell has several; † = collapsed. Interval = \
+             percentile bootstrap (— for published numbers); what each redraws:\n\n{}\n",
+            self.title(),
+            num(crate::stats::COLLAPSE_MARGIN, 0),
+            covers_list(inputs)
         );
         let mut header = vec!["model".to_string()];
         for c in &g.columns {
@@ -100,9 +132,9 @@ impl Report for TableAccuracies {
                 let mut row = vec![m.clone()];
                 for c in &g.columns {
                     match &c.cells[i] {
-                        Some((v, ci)) => {
-                            row.push(num(*v, ACC_DECIMALS));
-                            row.push(interval(ci.as_ref(), ACC_DECIMALS));
+                        Some(cell) => {
+                            row.push(acc_cell(cell.value, cell.sd, cell.collapsed));
+                            row.push(interval(cell.interval.as_ref(), ACC_DECIMALS));
                         }
                         None => row.extend(["—".to_string(), "—".to_string()]),
                     }
@@ -136,6 +168,22 @@ impl Report for TableAccuracies {
     }
 }
 
+/// One bullet per dataset: what its intervals redraw.
+fn covers_list(inputs: &ReportInputs) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = String::new();
+    for s in &inputs.stats {
+        let r = &s.result;
+        for (label, runs) in [(&r.a.label, &r.a_runs), (&r.b.label, &r.b_runs)] {
+            if !seen.contains(&label.as_str()) {
+                seen.push(label);
+                out.push_str(&format!("- {label}: {}\n", runs.interval_covers));
+            }
+        }
+    }
+    out
+}
+
 /// Grouped bars with interval whiskers (also drawn by `fig-transfer`).
 pub(super) struct Bars<'a> {
     pub(super) g: &'a Grid,
@@ -154,7 +202,7 @@ impl Figure for Bars<'_> {
             .columns
             .iter()
             .flat_map(|c| c.cells.iter().flatten())
-            .map(|(v, ci)| ci.as_ref().map_or(*v, |i| i.hi.max(*v)))
+            .map(|c| c.interval.as_ref().map_or(c.value, |i| i.hi.max(c.value)))
             .fold(0.0f64, f64::max);
         let names = &g.models;
         let mut chart = ChartBuilder::on(root)
@@ -173,10 +221,11 @@ impl Figure for Bars<'_> {
             .x_label_formatter(&|x| {
                 names
                     .get(x.round().max(0.0) as usize)
-                    .cloned()
+                    .map(|m| display_name(m))
                     .unwrap_or_default()
             })
             .y_desc("accuracy (%)")
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .label_style(font(13.0))
             .draw()
             .map_err(|e| e.to_string())?;
@@ -186,8 +235,15 @@ impl Figure for Bars<'_> {
             let c = color(ci);
             let x0 = |i: usize| i as f64 - 0.4 + ci as f64 * w;
             let bars = col.cells.iter().enumerate().filter_map(|(i, cell)| {
-                cell.as_ref()
-                    .map(|(v, _)| Rectangle::new([(x0(i), 0.0), (x0(i) + w * 0.9, *v)], c.filled()))
+                cell.as_ref().map(|cell| {
+                    // A collapsed cell is drawn hollow.
+                    let style = if cell.collapsed {
+                        c.stroke_width(2)
+                    } else {
+                        c.filled()
+                    };
+                    Rectangle::new([(x0(i), 0.0), (x0(i) + w * 0.9, cell.value)], style)
+                })
             });
             chart
                 .draw_series(bars)
@@ -195,8 +251,7 @@ impl Figure for Bars<'_> {
                 .label(col.label.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()));
             let whiskers = col.cells.iter().enumerate().filter_map(|(i, cell)| {
-                let (_, ci) = cell.as_ref()?;
-                let ci = ci.as_ref()?;
+                let ci = cell.as_ref()?.interval.as_ref()?;
                 let mid = x0(i) + w * 0.45;
                 Some(PathElement::new(
                     vec![(mid, ci.lo), (mid, ci.hi)],
@@ -204,6 +259,19 @@ impl Figure for Bars<'_> {
                 ))
             });
             chart.draw_series(whiskers).map_err(|e| e.to_string())?;
+            if let Some(chance) = col.chance {
+                let dashes = (0..(4 * n)).map(|k| {
+                    let x = -0.5 + k as f64 / 4.0;
+                    PathElement::new(vec![(x, chance), (x + 0.15, chance)], c.stroke_width(2))
+                });
+                chart
+                    .draw_series(dashes)
+                    .map_err(|e| e.to_string())?
+                    .label(format!("chance on {} ({}%)", col.label, num(chance, 1)))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 6, y)], c.stroke_width(2))
+                    });
+            }
         }
         chart
             .configure_series_labels()

@@ -1,6 +1,7 @@
 //! `rank_stats`: compare two datasets by the models evaluated on both — rank agreement
-//! (Kendall τ-b, Spearman ρ), accuracy and improvement correlations, bootstrap intervals from
-//! the per-example predictions, and the exact p-value of τ.
+//! (Kendall τ-b, Spearman ρ), accuracy and improvement agreement (Pearson r, Lin's concordance
+//! of log improvement, the probit-space line), bootstrap intervals from the per-example
+//! predictions (and the training seeds, where a model has several), and the p-value of τ.
 //!
 //! ```yaml
 //! stats-imagenot-vs-imagenet:
@@ -9,7 +10,7 @@
 //!   deps: [data/imagenet_top1.csv]                  # so editing the file reruns the stage
 //!   params:
 //!     models: [alexnet, vgg19, inception_v3, ...]   # chronological; first = baseline
-//!     a: {label: mini-ImageNot, inputs: "evaluate@*-mini_imagenot"}
+//!     a: {label: mini-ImageNot, inputs: "evaluate@*-mini_imagenot-*"}   # every seed
 //!     b: {label: ImageNet (published), csv: data/imagenet_top1.csv, column: top1}
 //!     resamples: 2000    # default (at least 1000)
 //!     seed: 0            # default
@@ -18,12 +19,16 @@
 //! ```
 //! A column is either evaluate stages (`inputs:` a list in chronological order, or one glob
 //! with `*` over input names) or a committed CSV with a `model` column. Models are matched by
-//! the `model` field of each `eval.json`. Without `models:`, rows follow the first column's
-//! list (or CSV) order. Outputs: `stats.json` ([`RankStatsResult`]) and `table.csv`.
+//! the `model` field of each `eval.json`; several stages of one model are its seeds (in input
+//! name order), averaged for the ranking and redrawn by the bootstrap. Every stage of a column
+//! must be evaluated on the same examples; the examples (dataset, split, ids) name the column's
+//! resampling stream, so columns on the same examples are resampled alike in every comparison.
+//! Without `models:`, rows follow the first column's list (or CSV) order. Outputs:
+//! `stats.json` ([`RankStatsResult`]) and `table.csv`.
 
 use super::{StageContext, StageError, StageKind};
 use crate::stats::{
-    analyze, read_column_csv, BootstrapConfig, Column, ColumnInfo, RankStatsResult,
+    analyze, read_column_csv, BootstrapConfig, Column, ColumnInfo, RankStatsResult, Runs,
 };
 use crate::store::Digest;
 use serde::{Deserialize, Serialize};
@@ -86,11 +91,14 @@ struct Loaded {
     source: String,
     order: Vec<String>,
     values: BTreeMap<String, Source>,
+    /// For evaluated columns: what names the examples, and the majority-class rate (percent).
+    examples: Option<(String, f64)>,
 }
 
 /// Where one model's accuracy on a column comes from.
 enum Source {
-    Correct(Vec<bool>),
+    /// Per seed, per example: correct?
+    Correct(Vec<Vec<bool>>),
     Fixed(f64),
 }
 
@@ -167,25 +175,32 @@ impl StageKind for RankStats {
     }
 }
 
-/// `table.csv`: one row per model with accuracies, intervals, ranks and improvements.
+/// `table.csv`: one row per model with accuracies (seed means), intervals, ranks, improvements,
+/// the spread over seeds and the collapsed flags.
 fn table_csv(r: &RankStatsResult) -> String {
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
     let mut out =
-        String::from("model,a,a_lo,a_hi,b,b_lo,b_hi,rank_a,rank_b,improvement_a,improvement_b\n");
+        String::from("model,a,a_lo,a_hi,b,b_lo,b_hi,rank_a,rank_b,improvement_a,improvement_b,a_sd,b_sd,a_seeds,b_seeds,collapsed_a,collapsed_b\n");
     for m in &r.models {
         let lo_hi = |i: &Option<crate::stats::Interval>| {
             (opt(i.as_ref().map(|i| i.lo)), opt(i.as_ref().map(|i| i.hi)))
         };
         let ((alo, ahi), (blo, bhi)) = (lo_hi(&m.a_interval), lo_hi(&m.b_interval));
         out.push_str(&format!(
-            "{},{},{alo},{ahi},{},{blo},{bhi},{},{},{},{}\n",
+            "{},{},{alo},{ahi},{},{blo},{bhi},{},{},{},{},{},{},{},{},{},{}\n",
             m.model,
             m.a,
             m.b,
             m.rank_a,
             m.rank_b,
             opt(m.improvement_a),
-            opt(m.improvement_b)
+            opt(m.improvement_b),
+            opt(m.a_sd),
+            opt(m.b_sd),
+            m.a_seeds,
+            m.b_seeds,
+            m.collapsed_a,
+            m.collapsed_b
         ));
     }
     out
@@ -209,10 +224,13 @@ fn to_column(l: &Loaded, models: &[String]) -> Result<Column, StageError> {
             Source::Fixed(v) => fixed.push(*v),
         }
     }
-    Ok(if fixed.is_empty() {
-        Column::Examples(correct)
-    } else {
-        Column::Fixed(fixed)
+    Ok(match &l.examples {
+        Some((key, majority)) if fixed.is_empty() => Column::Runs(Runs {
+            examples_key: key.clone(),
+            correct,
+            majority_rate: Some(*majority),
+        }),
+        _ => Column::Fixed(fixed),
     })
 }
 
@@ -246,6 +264,7 @@ fn load_column(
                 .into_iter()
                 .map(|(m, v)| (m, Source::Fixed(v)))
                 .collect(),
+            examples: None,
         });
     }
     let stages: Vec<String> = match &spec.inputs {
@@ -267,7 +286,11 @@ fn load_column(
             .as_str()
             .ok_or_else(|| bad(dir, "eval.json has no string `model`"))?
             .to_string();
-        let ds = eval["dataset"].as_str().unwrap_or("").to_string();
+        let ds = format!(
+            "{} ({} split)",
+            eval["dataset"].as_str().unwrap_or(""),
+            eval["split"].as_str().unwrap_or("?")
+        );
         match &dataset {
             None => dataset = Some(ds.clone()),
             Some(d) if *d != ds => {
@@ -289,26 +312,56 @@ fn load_column(
             _ => {}
         }
         check_accuracy(dir, &eval, metric, &correct)?;
-        if values
-            .insert(model.clone(), Source::Correct(correct))
-            .is_some()
-        {
-            return Err(StageError::Failed(format!(
-                "column `{name}` has model `{model}` twice"
-            )));
+        // A model met again is another seed of it.
+        match values.entry(model.clone()) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(Source::Correct(vec![correct]));
+                order.push(model);
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                if let Source::Correct(seeds) = e.get_mut() {
+                    seeds.push(correct);
+                }
+            }
         }
-        order.push(model);
     }
+    let dataset = dataset.unwrap_or_default();
+    let examples = examples.map(|(_, ids)| {
+        let key = format!("{dataset} {}", examples_digest(&ids));
+        (key, majority_rate(&ids))
+    });
     Ok(Loaded {
-        label: spec
-            .label
-            .clone()
-            .or(dataset.clone())
-            .unwrap_or_else(|| name.to_string()),
-        source: format!("{} ({})", stages.join(", "), dataset.unwrap_or_default()),
+        label: spec.label.clone().unwrap_or_else(|| {
+            // The dataset's name without the split.
+            dataset.split(" (").next().unwrap_or(&dataset).to_string()
+        }),
+        source: format!("{} ({dataset})", stages.join(", ")),
         order,
         values,
+        examples,
     })
+}
+
+/// `sha256:<hex>` of the examples' (index, label) list: names the examples for resampling.
+fn examples_digest(ids: &[(String, String)]) -> String {
+    let mut text = String::new();
+    for (index, label) in ids {
+        text.push_str(index);
+        text.push(',');
+        text.push_str(label);
+        text.push('\n');
+    }
+    format!("sha256:{}", Digest::of(text.as_bytes()).hex())
+}
+
+/// The share of the most frequent label, percent: the accuracy of always predicting it.
+fn majority_rate(ids: &[(String, String)]) -> f64 {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, label) in ids {
+        *counts.entry(label.as_str()).or_default() += 1;
+    }
+    let top = counts.values().copied().max().unwrap_or(0);
+    100.0 * top as f64 / ids.len().max(1) as f64
 }
 
 /// `eval.json`'s accuracy must be what its predictions say: otherwise the intervals would
@@ -498,5 +551,61 @@ mod tests {
         let table = std::fs::read_to_string(out.join("table.csv")).expect("table.csv");
         assert_eq!(table.lines().count(), 5);
         assert!(table.starts_with("model,a,a_lo,a_hi,b,"));
+    }
+
+    #[test]
+    fn several_stages_of_a_model_are_its_seeds() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        let mut inputs = BTreeMap::new();
+        let models = ["m0", "m1", "m2"];
+        for (k, m) in models.iter().enumerate() {
+            for seed in 0..2 {
+                // 30 examples; seed 1 gets one more right than seed 0.
+                let correct: Vec<bool> = (0..30).map(|i| i < 6 + 6 * k + seed).collect();
+                let stage = format!("evaluate@{m}-toy-{seed}");
+                inputs.insert(stage.clone(), eval_dir(root, &stage, m, "toy", &correct));
+            }
+        }
+        let run = |b: Value, out: &str| -> RankStatsResult {
+            let out = root.join(out);
+            std::fs::create_dir_all(&out).expect("mkdir");
+            let params = RankStats
+                .resolve_params(
+                    &json!({"models": models, "a": {"inputs": "evaluate@*-toy-*"},
+                    "b": b, "resamples": 1000}),
+                )
+                .expect("valid");
+            let mut ctx = StageContext::detached("stats", params, out.clone(), root.to_path_buf());
+            ctx.inputs = inputs.clone();
+            RankStats.run(&mut ctx).expect("runs");
+            serde_json::from_slice(&std::fs::read(out.join("stats.json")).expect("stats.json"))
+                .expect("parses")
+        };
+        let r = run(json!({"inputs": "evaluate@*-toy-0"}), "out1");
+        let m1 = &r.models[1];
+        assert_eq!((m1.a_seeds, m1.b_seeds), (2, 1));
+        assert!((m1.a - 100.0 * 12.5 / 30.0).abs() < 1e-9, "seed mean");
+        assert!(m1.a_sd.is_some() && m1.b_sd.is_none());
+        assert_eq!(r.a_runs.seeds, 2);
+        assert!(r.a_runs.interval_covers.contains("seeds"));
+        assert!(r.b_runs.interval_covers.contains("weights fixed"));
+        let ceiling = r.a_runs.noise_ceiling.as_ref().expect("two seeds");
+        assert_eq!(ceiling.mean_tau, Some(1.0));
+        // Labels are i % 3: a third each.
+        let rate = r.a_runs.majority_rate.expect("labels known");
+        assert!((rate - 100.0 / 3.0).abs() < 1e-9);
+        assert!(
+            r.models[0].collapsed_a,
+            "21.7% is below the 33.3% majority rate"
+        );
+        assert!(!r.models[2].collapsed_a);
+        assert_eq!(r.a_runs.examples_key, r.b_runs.examples_key);
+        assert_eq!(r.order_flips.len(), 3);
+        // The same seeds against another column: the same intervals.
+        let again = run(json!({"inputs": "evaluate@*-toy-1"}), "out2");
+        for (x, y) in r.models.iter().zip(&again.models) {
+            assert_eq!(x.a_interval, y.a_interval);
+        }
     }
 }

@@ -9,9 +9,9 @@
 //! with Wilson intervals, balanced accuracy and the chance level (the largest class's share).
 //! All accuracies are in percent.
 
-use super::bootstrap::{percentile_interval, BootstrapConfig, Column, Interval};
+use super::bootstrap::{percentile_interval, BootstrapConfig, Interval};
 use super::StatsError;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -238,13 +238,22 @@ pub fn classification_stats(
     let balanced_accuracy =
         present.iter().map(|r| r.accuracy).sum::<f64>() / present.len().max(1) as f64;
     let chance = pct(per_class.iter().map(|r| r.n).max().unwrap_or(0), n);
-    let column = Column::Examples(vec![pairs.iter().map(|(l, p)| l == p).collect()]);
+    let hits: Vec<bool> = pairs.iter().map(|(l, p)| l == p).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let (mut counts, mut out) = (Vec::new(), Vec::new());
+    let mut counts = vec![0u32; hits.len()];
     let replicates: Vec<Option<f64>> = (0..config.resamples)
         .map(|_| {
-            column.resample(&mut rng, &mut counts, &mut out);
-            out.first().copied()
+            counts.iter_mut().for_each(|c| *c = 0);
+            for _ in 0..hits.len() {
+                counts[rng.gen_range(0..hits.len())] += 1;
+            }
+            let drawn: u32 = hits
+                .iter()
+                .zip(&counts)
+                .filter(|(h, _)| **h)
+                .map(|(_, k)| k)
+                .sum();
+            (!hits.is_empty()).then(|| pct(drawn as usize, hits.len()))
         })
         .collect();
     Ok(ClassificationStats {

@@ -1,5 +1,6 @@
-//! Point statistics of two paired columns: Kendall τ-b, Spearman ρ, Pearson r, and the two
-//! improvement correlations of the ImageNot paper.
+//! Point statistics of two paired columns: Kendall τ-b, Spearman ρ, Pearson r, Lin's
+//! concordance of log improvement over the first model, and the pairwise-improvement
+//! correlation of the ImageNot paper.
 //!
 //! Every function takes the columns in chronological model order (index 0 = the baseline) and
 //! returns `None` where the statistic is undefined (a constant column, too few models): an
@@ -96,11 +97,44 @@ pub fn ranks_descending(x: &[f64]) -> Vec<f64> {
     average_ranks(x).into_iter().map(|r| n + 1.0 - r).collect()
 }
 
-/// "Improvement from the first model": Pearson r between a_i/a_0 and b_i/b_0 over the models
-/// after the first. `None` when a baseline is zero or fewer than two models follow it.
-pub fn pearson_improvement_from_first(a: &[f64], b: &[f64]) -> Option<f64> {
-    let (ra, rb) = improvement_from_first(a, b)?;
-    pearson_r(&ra[1..], &rb[1..])
+/// Lin's concordance correlation of log improvement over the first model: with
+/// x_i = ln(a_i/a_0) and y_i = ln(b_i/b_0) over the models after the first,
+/// ρ_c = 2 s_xy / (s_x² + s_y² + (x̄ − ȳ)²), moments with divisor n (Lin 1989).
+///
+/// Unlike Pearson's r of the ratios (which is r of the accuracies without the first model,
+/// since r ignores dividing a column by a constant), ρ_c is 1 only when both datasets give the
+/// same improvements, not merely proportional ones; logs make a doubling and a halving
+/// symmetric. `None` when a baseline is not positive, an accuracy is 0, fewer than two models
+/// follow the first, or both columns are constant.
+pub fn lin_ccc_log_improvement(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.len() != b.len() || a.len() < 3 || a.iter().chain(b).any(|&v| v <= 0.0) {
+        return None;
+    }
+    let x: Vec<f64> = a[1..].iter().map(|v| (v / a[0]).ln()).collect();
+    let y: Vec<f64> = b[1..].iter().map(|v| (v / b[0]).ln()).collect();
+    lin_ccc(&x, &y)
+}
+
+/// Lin's concordance correlation coefficient of two paired columns (population moments).
+pub fn lin_ccc(x: &[f64], y: &[f64]) -> Option<f64> {
+    let n = x.len();
+    if n != y.len() || n < 2 {
+        return None;
+    }
+    let nf = n as f64;
+    let mx = x.iter().sum::<f64>() / nf;
+    let my = y.iter().sum::<f64>() / nf;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    let denom = sxx / nf + syy / nf + (mx - my) * (mx - my);
+    if denom <= 0.0 {
+        return None;
+    }
+    Some((2.0 * sxy / nf / denom).clamp(-1.0, 1.0))
 }
 
 /// The ratios a_i/a_0 and b_i/b_0 for every model (the first is 1), as drawn in Figure 1.
@@ -200,11 +234,14 @@ mod tests {
         let (ra, rb) = improvement_from_first(&a, &b).expect("defined");
         assert_eq!(ra, vec![1.0, 1.2, 1.5]);
         assert_eq!(rb, vec![1.0, 1.2, 1.5]);
-        assert!(close(pearson_improvement_from_first(&a, &b), 1.0));
+        assert!(close(lin_ccc_log_improvement(&a, &b), 1.0));
+        // Proportional but unequal improvements: Pearson would say 1, Lin does not.
+        let c = [20.0, 26.0, 35.0];
+        assert!(lin_ccc_log_improvement(&a, &c).is_some_and(|v| v < 0.95));
         let pairs = pairwise_improvements(&a, &b).expect("defined");
         assert_eq!(pairs.len(), 3);
         assert!((pairs[2].2 - 0.25).abs() < 1e-12);
         assert!(close(pearson_pairwise_improvement(&a, &b), 1.0));
-        assert_eq!(pearson_improvement_from_first(&[0.0, 1.0, 2.0], &b), None);
+        assert_eq!(lin_ccc_log_improvement(&[0.0, 1.0, 2.0], &b), None);
     }
 }
