@@ -93,7 +93,24 @@ pub struct Normalization {
     pub std: Vec<f64>,
 }
 
+impl From<crate::data::stats::ChannelStats> for Normalization {
+    fn from(s: crate::data::stats::ChannelStats) -> Normalization {
+        Normalization {
+            mean: s.mean,
+            std: s.std,
+        }
+    }
+}
+
 impl Normalization {
+    /// torchvision's ImageNet constants (for recipes that use them instead of measuring).
+    pub fn imagenet() -> Normalization {
+        Normalization {
+            mean: crate::data::stats::IMAGENET_MEAN.to_vec(),
+            std: crate::data::stats::IMAGENET_STD.to_vec(),
+        }
+    }
+
     /// Measured on (up to) the first `limit` images of an HWC u8 buffer.
     pub fn measure(images: &[u8], channels: usize, limit_pixels: usize) -> Normalization {
         let px = (images.len() / channels).min(limit_pixels);

@@ -75,7 +75,7 @@ pub struct TrainConfig {
     /// Channels-last memory layout on CUDA.
     pub channels_last: bool,
     pub seed: u64,
-    /// Batch-preparing threads.
+    /// Batch-preparing threads; 0 = one per CPU of the stage.
     pub workers: usize,
     /// Weight of Inception's auxiliary loss.
     pub aux_weight: f64,
@@ -113,7 +113,7 @@ impl Default for TrainConfig {
             precision: Precision::Fp32,
             channels_last: true,
             seed: 0,
-            workers: 2,
+            workers: 0,
             aux_weight: 0.4,
         }
     }

@@ -17,7 +17,8 @@ use super::models::{self, Arch, ModelConfig, Net, Scale};
 use super::optim::Optimizer;
 use super::recipe::TrainConfig;
 use crate::data::dataset::Dataset;
-use crate::data::loader::{Loader, LoaderConfig};
+use crate::data::loader::{Loader, LoaderConfig, Transform};
+use crate::data::stats::sample_stats;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -173,9 +174,12 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
     let train_mode = job.pretrained.is_none_or(Pretrained::train_mode);
     let params = models::count_params(&vs);
     let mut opt = Optimizer::new(&vs, cfg.optim_config());
-    let (first, _) = ds.read_shard(&cfg.split, 0)?;
-    let norm = Normalization::measure(&first, ds.meta.channels as usize, 4_000_000);
-    let loader = Loader::new(ds, loader_config(cfg, image_size as u32, true))?;
+    let norm = Normalization::from(sample_stats(ds, &cfg.split, NORM_SAMPLE_IMAGES, cfg.seed)?);
+    let fixed = ds.meta.storage.is_fixed();
+    let loader = Loader::new(
+        ds,
+        loader_config(cfg, image_size as u32, true, fixed, job.threads),
+    )?;
     let per_epoch = loader.batches_per_epoch() as u64;
     if per_epoch == 0 {
         return Err(TrainError::Config(format!(
@@ -356,18 +360,26 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
     Ok(metrics)
 }
 
-pub fn loader_config(cfg: &TrainConfig, out_size: u32, train: bool) -> LoaderConfig {
+/// Images the normalisation statistics are measured on, drawn from the whole split.
+const NORM_SAMPLE_IMAGES: usize = 10_000;
+
+/// `workers: 0` (the default) means one per CPU of the stage.
+pub fn loader_config(
+    cfg: &TrainConfig,
+    out_size: u32,
+    train: bool,
+    fixed_storage: bool,
+    threads: usize,
+) -> LoaderConfig {
     LoaderConfig {
         split: cfg.split.clone(),
         batch_size: cfg.batch_size,
         shuffle: train,
         drop_last: train,
-        augment: cfg.augment(),
-        out_size,
+        transform: Transform::from_augment(cfg.augment(), out_size, fixed_storage),
         seed: cfg.seed,
-        workers: cfg.workers,
+        workers: if cfg.workers == 0 { threads } else { cfg.workers },
         prefetch: 4,
-        shuffle_shards: 8,
     }
 }
 
