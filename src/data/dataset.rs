@@ -159,7 +159,8 @@ impl Entry {
         b
     }
     fn from_bytes(b: &[u8]) -> Entry {
-        let u = |r: std::ops::Range<usize>| b[r].iter().rev().fold(0u64, |a, &x| a << 8 | u64::from(x));
+        let u =
+            |r: std::ops::Range<usize>| b[r].iter().rev().fold(0u64, |a, &x| a << 8 | u64::from(x));
         Entry {
             offset: u(0..8),
             len: u(8..12) as u32,
@@ -261,7 +262,9 @@ impl DatasetWriter {
     pub fn push(&mut self, split: &str, image: &[u8], label: u32) -> Result<(), DatasetError> {
         let (h, w) = (self.meta.height, self.meta.width);
         if !self.meta.storage.is_fixed() {
-            return Err(self.shape_error("push of raw bytes to a dataset stored at variable size; use push_pixels"));
+            return Err(self.shape_error(
+                "push of raw bytes to a dataset stored at variable size; use push_pixels",
+            ));
         }
         if image.len() != self.meta.image_bytes() {
             return Err(self.shape_error(&format!(
@@ -275,7 +278,12 @@ impl DatasetWriter {
 
     /// Append one image of any size: a `fixed` dataset needs it at its resolution; `jpeg` and
     /// `raw` store it as it is (the importer has bounded its size).
-    pub fn push_pixels(&mut self, split: &str, px: &Pixels, label: u32) -> Result<(), DatasetError> {
+    pub fn push_pixels(
+        &mut self,
+        split: &str,
+        px: &Pixels,
+        label: u32,
+    ) -> Result<(), DatasetError> {
         if px.channels != self.meta.channels
             || px.data.len() != (px.height * px.width * px.channels) as usize
         {
@@ -335,7 +343,9 @@ impl DatasetWriter {
             )));
         }
         if height > u32::from(u16::MAX) || width > u32::from(u16::MAX) {
-            return Err(self.shape_error(&format!("{height}×{width} image: sides are limited to 65,535 px")));
+            return Err(self.shape_error(&format!(
+                "{height}×{width} image: sides are limited to 65,535 px"
+            )));
         }
         if let Some((_, staging)) = &mut self.permute {
             return staging.push_record(split, record, (height, width), label);
@@ -466,9 +476,9 @@ impl DatasetWriter {
 
 /// Each split gets its own permutation stream from the one seed.
 fn split_salt(split: &str) -> u64 {
-    split
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    split.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// A baseline JPEG of `px` (RGB or gray).
@@ -495,7 +505,10 @@ pub fn decode_jpeg(bytes: &[u8], channels: u32) -> Result<Pixels, String> {
         ColorSpace::RGB
     };
     let options = DecoderOptions::default().jpeg_set_out_colorspace(space);
-    let mut d = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options);
+    let mut d = zune_jpeg::JpegDecoder::new_with_options(
+        zune_core::bytestream::ZCursor::new(bytes),
+        options,
+    );
     let data = d.decode().map_err(|e| e.to_string())?;
     let (w, h) = d.dimensions().ok_or("no image size in the JPEG header")?;
     let px = Pixels {
@@ -505,7 +518,10 @@ pub fn decode_jpeg(bytes: &[u8], channels: u32) -> Result<Pixels, String> {
         data,
     };
     if px.data.len() != (px.height * px.width * channels) as usize {
-        return Err(format!("decoded {} bytes for a {w}×{h} image", px.data.len()));
+        return Err(format!(
+            "decoded {} bytes for a {w}×{h} image",
+            px.data.len()
+        ));
     }
     Ok(px)
 }
@@ -569,7 +585,11 @@ impl SplitReader {
             (k as u64 * bytes, bytes as usize, (h, w))
         } else {
             let e = index[k];
-            (e.offset, e.len as usize, (u32::from(e.height), u32::from(e.width)))
+            (
+                e.offset,
+                e.len as usize,
+                (u32::from(e.height), u32::from(e.width)),
+            )
         };
         let mut buf = vec![0u8; len];
         file.read_exact_at(&mut buf, offset).map_err(io_err(path))?;
@@ -672,7 +692,9 @@ impl Dataset {
         let mut starts = Vec::with_capacity(sm.shards.len());
         let mut labels = Vec::with_capacity(sm.n);
         for (stem, &n) in sm.shards.iter().zip(&sm.shard_sizes) {
-            let data_path = self.dir.join(format!("{stem}.{}", if fixed { "u8" } else { "rec" }));
+            let data_path = self
+                .dir
+                .join(format!("{stem}.{}", if fixed { "u8" } else { "rec" }));
             let file = File::open(&data_path).map_err(io_err(&data_path))?;
             let size = file.metadata().map_err(io_err(&data_path))?.len();
             let index = if fixed {
@@ -690,7 +712,10 @@ impl Dataset {
             } else {
                 let idx_path = self.dir.join(format!("{stem}.idx"));
                 let raw = fs::read(&idx_path).map_err(io_err(&idx_path))?;
-                let index: Vec<Entry> = raw.chunks_exact(INDEX_ENTRY).map(Entry::from_bytes).collect();
+                let index: Vec<Entry> = raw
+                    .chunks_exact(INDEX_ENTRY)
+                    .map(Entry::from_bytes)
+                    .collect();
                 let end = index.last().map_or(0, |e| e.offset + u64::from(e.len));
                 if raw.len() != n * INDEX_ENTRY || end != size {
                     return Err(DatasetError::Shape {
@@ -808,5 +833,111 @@ mod tests {
         let tsv = fs::read_to_string(dir.path().join("classes.tsv")).expect("tsv");
         assert!(tsv.contains("0\tn1\ta\tfirst\t4\t0"));
         assert!(ds.load_split("test").is_err());
+    }
+
+    fn classes(n: usize) -> Vec<ClassInfo> {
+        (0..n)
+            .map(|i| ClassInfo {
+                wnid: format!("c{i}"),
+                lemma: String::new(),
+                gloss: String::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn permuted_writer_is_a_seeded_permutation_of_each_split() {
+        let write = |seed: u64| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut w = DatasetWriter::create(dir.path(), "p", (1, 1, 1), classes(10))
+                .expect("create")
+                .with_shard_images(7)
+                .permuted(seed)
+                .expect("permuted");
+            for i in 0..50u8 {
+                w.push("train", &[i], u32::from(i / 5)).expect("push");
+            }
+            w.finish().expect("finish");
+            assert!(!dir.path().join(".staging").exists(), "staging removed");
+            let ds = Dataset::open(dir.path()).expect("open");
+            let r = ds.reader("train").expect("reader");
+            let px: Vec<u8> = (0..r.len())
+                .map(|i| r.read(i).expect("read").data[0])
+                .collect();
+            for (i, &p) in px.iter().enumerate() {
+                assert_eq!(
+                    r.label(i),
+                    u32::from(p / 5),
+                    "labels travel with their images"
+                );
+            }
+            px
+        };
+        let a = write(1);
+        assert_ne!(a, (0..50).collect::<Vec<u8>>(), "not in push order");
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..50).collect::<Vec<u8>>(), "every image once");
+        assert_eq!(a, write(1), "seeded");
+        assert_ne!(a, write(2));
+    }
+
+    #[test]
+    fn jpeg_and_raw_records_keep_their_own_size() {
+        for storage in [Storage::Jpeg { quality: 95 }, Storage::Raw] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut w = DatasetWriter::create(dir.path(), "v", (0, 0, 3), classes(2))
+                .expect("create")
+                .with_storage(storage, 64)
+                .with_shard_images(2);
+            for (i, (h, wd)) in [(10u32, 30u32), (64, 48), (5, 5)].into_iter().enumerate() {
+                let px = Pixels {
+                    height: h,
+                    width: wd,
+                    channels: 3,
+                    data: vec![100 + i as u8 * 50; (h * wd * 3) as usize],
+                };
+                w.push_pixels("train", &px, i as u32 % 2).expect("push");
+            }
+            assert!(
+                w.push("train", &[0; 12], 0).is_err(),
+                "fixed-size push refused"
+            );
+            w.finish().expect("finish");
+            let ds = Dataset::open(dir.path()).expect("open");
+            assert_eq!(ds.meta.storage, storage);
+            assert!(
+                ds.load_split("train").is_err(),
+                "whole-split loads are for fixed datasets"
+            );
+            let r = ds.reader("train").expect("reader");
+            let got: Vec<(u32, u32, u8)> = (0..3)
+                .map(|i| {
+                    let p = r.read(i).expect("read");
+                    (p.height, p.width, p.data[p.data.len() / 2])
+                })
+                .collect();
+            for (g, want) in got
+                .iter()
+                .zip([(10, 30, 100u8), (64, 48, 150), (5, 5, 200)])
+            {
+                assert_eq!((g.0, g.1), (want.0, want.1), "{storage:?}");
+                assert!(
+                    g.2.abs_diff(want.2) <= 2,
+                    "{storage:?}: {} vs {}",
+                    g.2,
+                    want.2
+                );
+            }
+            // A truncated index is named, with the fix.
+            let idx = dir.path().join("train-00000.idx");
+            let bytes = fs::read(&idx).expect("idx");
+            fs::write(&idx, &bytes[..20]).expect("truncate");
+            let err = ds.reader("train").expect_err("truncated").to_string();
+            assert!(
+                err.contains("train-00000.idx") && err.contains("rebuild"),
+                "{err}"
+            );
+        }
     }
 }

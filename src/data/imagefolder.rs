@@ -114,8 +114,7 @@ pub fn decode_files(
 ) -> Vec<Result<Pixels, String>> {
     super::parallel::map_in_order(files, threads, |f| match size {
         ImportSize::Fixed(shape) => {
-            let img =
-                image::open(f).map_err(|e| format!("{}: undecodable ({e})", f.display()))?;
+            let img = image::open(f).map_err(|e| format!("{}: undecodable ({e})", f.display()))?;
             Ok(Pixels {
                 height: shape.height,
                 width: shape.width,
@@ -199,11 +198,16 @@ pub fn import_imagefolder(
             continue;
         }
         let mut files = split_files(root, &split_dir, &names, opt.val_labels.as_deref())?;
-        files.shuffle(&mut ChaCha8Rng::seed_from_u64(opt.seed ^ (split == "val") as u64));
+        files.shuffle(&mut ChaCha8Rng::seed_from_u64(
+            opt.seed ^ (split == "val") as u64,
+        ));
         let chunk = opt.threads.max(1) * CHUNK_PER_THREAD;
         for part in files.chunks(chunk) {
             let paths: Vec<PathBuf> = part.iter().map(|(p, _)| p.clone()).collect();
-            for (r, (_, label)) in decode_files(&paths, opt.size, opt.threads).into_iter().zip(part) {
+            for (r, (_, label)) in decode_files(&paths, opt.size, opt.threads)
+                .into_iter()
+                .zip(part)
+            {
                 match r {
                     Ok(px) => w.push_pixels(split, &px, *label)?,
                     Err(e) => bad.skip(e)?,
@@ -297,7 +301,10 @@ pub fn read_val_labels(path: &Path) -> Result<HashMap<String, String>, DataError
         lines.next();
         for (i, line) in lines.enumerate() {
             let (id, pred) = line.split_once(',').ok_or_else(|| {
-                DataError::format(path, format!("line {}: expected `ImageId,PredictionString`", i + 2))
+                DataError::format(
+                    path,
+                    format!("line {}: expected `ImageId,PredictionString`", i + 2),
+                )
             })?;
             let wnid = pred.split_whitespace().next().ok_or_else(|| {
                 DataError::format(path, format!("line {}: no wnid for {id}", i + 2))
@@ -349,7 +356,8 @@ pub fn import_cifar10(
         })
         .collect();
     let target = shape.unwrap_or(Shape::new(32, 32, 3));
-    let mut w = DatasetWriter::create(out, "cifar10", target.tuple(), classes)?.permuted(IMPORT_SEED)?;
+    let mut w =
+        DatasetWriter::create(out, "cifar10", target.tuple(), classes)?.permuted(IMPORT_SEED)?;
     let files = (1..=5)
         .map(|i| ("train", format!("data_batch_{i}.bin")))
         .chain([("val", "test_batch.bin".to_string())]);
@@ -427,6 +435,128 @@ mod tests {
             .to_string();
         assert!(
             err.contains("test_batch.bin") && err.contains("truncated"),
+            "{err}"
+        );
+    }
+
+    /// A class-sorted ImageFolder of 100 classes × 20 images of 40×30, imported aspect-kept.
+    #[test]
+    fn class_sorted_folder_becomes_well_mixed_aspect_kept_shards() {
+        use crate::data::dataset::Dataset;
+        use crate::data::loader::{Loader, LoaderConfig, TrainTransform, Transform};
+        let root = tempfile::tempdir().expect("tmp");
+        for class in 0..100u32 {
+            let d = root.path().join("train").join(format!("n{class:08}"));
+            std::fs::create_dir_all(&d).expect("mkdir");
+            for i in 0..20u32 {
+                let v = (class * 2 + i) as u8;
+                image::RgbImage::from_pixel(40, 30, image::Rgb([v, 255 - v, 7]))
+                    .save(d.join(format!("{i}.png")))
+                    .expect("png");
+            }
+        }
+        let out = tempfile::tempdir().expect("tmp");
+        let opt = FolderImport {
+            name: "sorted".into(),
+            size: ImportSize::ShortSide {
+                short_side: 24,
+                channels: 3,
+                storage: Storage::Jpeg { quality: 95 },
+            },
+            threads: 2,
+            max_bad: 0,
+            seed: 3,
+            val_labels: None,
+        };
+        import_imagefolder(root.path(), out.path(), &opt).expect("import");
+        let ds = Dataset::open(out.path()).expect("open");
+        let reader = ds.reader("train").expect("reader");
+        assert_eq!(reader.len(), 2000);
+        // Written in a permutation: the stored order is not the class order.
+        let stored = reader.labels();
+        assert!(stored.windows(2).filter(|w| w[0] > w[1]).count() > 500);
+        let first: std::collections::BTreeSet<u32> = stored[..64].iter().copied().collect();
+        assert!(
+            first.len() >= 30,
+            "the first 64 stored images hold {} classes",
+            first.len()
+        );
+        // Aspect kept: 40×30 → shorter side 24 → 32×24.
+        let px = reader.read(0).expect("decode");
+        assert_eq!((px.width, px.height, px.channels), (32, 24, 3));
+        // Every training batch of 64 draws from at least 30 classes.
+        let loader = Loader::new(
+            &ds,
+            LoaderConfig {
+                split: "train".into(),
+                batch_size: 64,
+                shuffle: true,
+                drop_last: true,
+                transform: Transform::Train(TrainTransform::imagenet(16)),
+                seed: 11,
+                workers: 2,
+                prefetch: 2,
+            },
+        )
+        .expect("loader");
+        for epoch in 0..2 {
+            for b in loader.epoch(epoch) {
+                let b = b.expect("batch");
+                assert_eq!(b.images.len(), 64 * 16 * 16 * 3);
+                let classes: std::collections::BTreeSet<u32> = b.labels.iter().copied().collect();
+                assert!(classes.len() >= 30, "a batch of {} classes", classes.len());
+            }
+        }
+    }
+
+    #[test]
+    fn flat_val_folder_takes_labels_from_loc_val_solution() {
+        let root = tempfile::tempdir().expect("tmp");
+        for class in ["n01440764", "n02119789"] {
+            let d = root.path().join("train").join(class);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            image::RgbImage::from_pixel(8, 6, image::Rgb([1, 2, 3]))
+                .save(d.join("a.png"))
+                .expect("png");
+        }
+        let val = root.path().join("val");
+        std::fs::create_dir_all(&val).expect("mkdir");
+        for i in 1..=3 {
+            image::RgbImage::from_pixel(8, 6, image::Rgb([9, 9, 9]))
+                .save(val.join(format!("ILSVRC2012_val_{i:08}.png")))
+                .expect("png");
+        }
+        std::fs::write(
+            root.path().join("LOC_val_solution.csv"),
+            "ImageId,PredictionString\nILSVRC2012_val_00000001,n02119789 1 2 3 4 n02119789 5 6 7 8\nILSVRC2012_val_00000002,n01440764 1 2 3 4\nILSVRC2012_val_00000003,n02119789 0 0 1 1\n",
+        )
+        .expect("csv");
+        let out = tempfile::tempdir().expect("tmp");
+        let opt = FolderImport {
+            name: "flat".into(),
+            size: ImportSize::Fixed(Shape::new(4, 4, 3)),
+            threads: 1,
+            max_bad: 0,
+            seed: 0,
+            val_labels: None,
+        };
+        let meta = import_imagefolder(root.path(), out.path(), &opt).expect("import");
+        assert_eq!(meta.splits["val"].n, 3);
+        let ds = super::super::dataset::Dataset::open(out.path()).expect("open");
+        let mut labels = ds.reader("val").expect("val").labels().to_vec();
+        labels.sort();
+        assert_eq!(labels, [0, 1, 1]);
+        // A label naming no class folder is one clear error.
+        std::fs::write(
+            root.path().join("LOC_val_solution.csv"),
+            "ImageId,PredictionString\nILSVRC2012_val_00000001,n09999999 1 2 3 4\n",
+        )
+        .expect("csv");
+        let err = import_imagefolder(root.path(), out.path(), &opt)
+            .expect_err("unknown wnid")
+            .to_string();
+        assert!(
+            err.contains("n09999999") || err.contains("no label"),
             "{err}"
         );
     }

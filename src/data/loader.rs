@@ -130,7 +130,11 @@ impl Loader {
     fn order(&self, epoch: u64) -> Vec<usize> {
         let mut out: Vec<usize> = (0..self.len()).collect();
         if self.cfg.shuffle {
-            out.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(self.cfg.seed, epoch, u64::MAX)));
+            out.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(
+                self.cfg.seed,
+                epoch,
+                u64::MAX,
+            )));
         }
         out
     }
@@ -365,6 +369,10 @@ mod tests {
         .expect("l");
         let b = collect(&l, 0);
         let shards: std::collections::BTreeSet<u64> = b[0].indices.iter().map(|i| i / 8).collect();
-        assert!(shards.len() >= 25, "batch 0 drew from {} of 40 shards", shards.len());
+        assert!(
+            shards.len() >= 25,
+            "batch 0 drew from {} of 40 shards",
+            shards.len()
+        );
     }
 }

