@@ -87,8 +87,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let rate = images as f64 / t.elapsed().as_secs_f64();
             println!(
-                "{{\"impl\":\"repro loader\",\"storage\":{:?},\"workers\":{workers},\"images\":{images},\"images_per_s\":{rate:.1},\"per_core\":{:.1}}}",
-                format!("{:?}", ds.meta.storage),
+                "{{\"impl\":\"repro loader\",\"storage\":\"{:?}\",\"workers\":{workers},\"images\":{images},\"images_per_s\":{rate:.1},\"per_core\":{:.1}}}",
+                ds.meta.storage,
                 rate / workers as f64
             );
         }

@@ -12,7 +12,7 @@ out=bench/out/loader.jsonl
 mkdir -p "$work" && : > "$out"
 [[ -d "$work/jpegs-$n" ]] || "$py" bench/loader/make_jpegs.py "$work/jpegs-$n" "$n"
 [[ -d "$work/jpegs-500" ]] || "$py" bench/loader/make_jpegs.py "$work/jpegs-500" 500
-cargo build --release --bench loader 2>/dev/null
+cargo build --release ${FEATURES:+--features $FEATURES} --bench loader 2>/dev/null
 bin=$(ls -t target/release/deps/loader-* | grep -v '\.d$' | head -1)
 for storage in jpeg raw; do
   rm -rf "$work/ds-$storage"

@@ -42,15 +42,14 @@ pub fn sample_stats(
         // Per image in integers (exact), then into the running f64 totals.
         let (mut s, mut q) = (vec![0u64; c], vec![0u64; c]);
         for p in px.data.chunks_exact(c) {
-            for ch in 0..c {
-                let v = u64::from(p[ch]);
-                s[ch] += v;
-                q[ch] += v * v;
+            for ((&v, s), q) in p.iter().zip(s.iter_mut()).zip(q.iter_mut()) {
+                *s += u64::from(v);
+                *q += u64::from(v) * u64::from(v);
             }
         }
-        for ch in 0..c {
-            sum[ch] += s[ch] as f64 / 255.0;
-            sq[ch] += q[ch] as f64 / (255.0 * 255.0);
+        for (((total, total_sq), s), q) in sum.iter_mut().zip(sq.iter_mut()).zip(&s).zip(&q) {
+            *total += *s as f64 / 255.0;
+            *total_sq += *q as f64 / (255.0 * 255.0);
         }
         count += (px.data.len() / c) as u64;
     }
