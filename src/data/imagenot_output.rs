@@ -181,7 +181,7 @@ pub fn write_imagenot(
             placed.push((split, label, wnid, *i, px));
         }
     }
-    let mut order = rand_chacha::ChaCha8Rng::seed_from_u64(opt.seed ^ 0x5eed_0f_5a11);
+    let mut order = rand_chacha::ChaCha8Rng::seed_from_u64(opt.seed ^ 0x005e_ed0f_5a11);
     placed.shuffle(&mut order);
     for (split, label, wnid, i, px) in placed {
         w.push(split, px, label as u32)?;
