@@ -1,7 +1,7 @@
 //! Image decoding throughput during import (decode + fit to 32×32×3), driven by
 //! `bench/data/decode.sh`, which runs Python PIL on the same files. Ignored by default.
 
-use repro::data::imagefolder::decode_files;
+use repro::data::imagefolder::{decode_files, ImportSize};
 use repro::data::imageops::Shape;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,7 +16,7 @@ fn decode_throughput() {
         .lines()
         .map(PathBuf::from)
         .collect();
-    let shape = Shape::new(32, 32, 3);
+    let shape = ImportSize::Fixed(Shape::new(32, 32, 3));
     let reps: usize = std::env::var("REPRO_DECODE_REPS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -8,7 +8,7 @@
 //! The official train/test sets become the dataset's `train` and `val` splits (the names the
 //! trainer reads); the test set is never used for selection, so calling it `val` loses nothing.
 
-use super::dataset::{ClassInfo, DatasetMeta, DatasetWriter};
+use super::dataset::{ClassInfo, DatasetMeta, DatasetWriter, IMPORT_SEED};
 use super::error::{require, DataError};
 use super::imageops::{fit_gray_raw, Shape};
 use flate2::read::GzDecoder;
@@ -180,12 +180,10 @@ pub fn import_idx_dir(
         let t = *target.get_or_insert(Shape::new(images.rows, images.cols, 1));
         let w = match writer.as_mut() {
             Some(w) => w,
-            None => writer.insert(DatasetWriter::create(
-                out,
-                name,
-                t.tuple(),
-                classes.clone(),
-            )?),
+            None => writer.insert(
+                DatasetWriter::create(out, name, t.tuple(), classes.clone())?
+                    .permuted(IMPORT_SEED)?,
+            ),
         };
         let per = (images.rows * images.cols) as usize;
         let native = t.height == images.rows && t.width == images.cols && t.channels == 1;

@@ -167,6 +167,9 @@ pub fn write_imagenot(
     let mut w = DatasetWriter::create(out, &opt.name, opt.shape.tuple(), infos)?;
     let mut images =
         String::from("split\tlabel\twnid\tkey\tsimilarity\tsource\tlicense\tcaption\n");
+    // (split, label, wnid, row, pixels), then each split in a seeded permutation, so no shard
+    // holds one class; images.tsv follows the same order (the report relies on it).
+    let mut placed: Vec<(&str, usize, &str, usize, &[u8])> = Vec::new();
     for (label, wnid) in final_classes.iter().enumerate() {
         let mut items: Vec<&(usize, Vec<u8>)> = got[wnid].iter().collect();
         // One stream per class, so adding a class never reshuffles another.
@@ -175,14 +178,19 @@ pub fn write_imagenot(
         let n_val = ((items.len() as f64) * opt.val_fraction).round() as usize;
         for (k, (i, px)) in items.into_iter().enumerate() {
             let split = if k < n_val { "val" } else { "train" };
-            w.push(split, px, label as u32)?;
-            let r = &rows[*i];
-            let _ = writeln!(
-                images,
-                "{split}\t{label}\t{wnid}\t{}\t{:.4}\t{}\t{}\t{}",
-                r.key, r.similarity, r.source, r.license, r.caption
-            );
+            placed.push((split, label, wnid, *i, px));
         }
+    }
+    let mut order = rand_chacha::ChaCha8Rng::seed_from_u64(opt.seed ^ 0x005e_ed0f_5a11);
+    placed.shuffle(&mut order);
+    for (split, label, wnid, i, px) in placed {
+        w.push(split, px, label as u32)?;
+        let r = &rows[i];
+        let _ = writeln!(
+            images,
+            "{split}\t{label}\t{wnid}\t{}\t{:.4}\t{}\t{}\t{}",
+            r.key, r.similarity, r.source, r.license, r.caption
+        );
     }
     let meta = w.finish()?;
     let p = out.join("images.tsv");

@@ -1,28 +1,31 @@
-//! Batches for training and evaluation: shuffled, seeded, augmented, prepared on worker threads.
+//! Batches for training and evaluation: shuffled, seeded, decoded and transformed on worker
+//! threads.
 //!
-//! Pure Rust (no tch), so the engine and its tests never need libtorch. A [`Loader`] streams a
-//! split's shards: each epoch it shuffles the shard order, then reads `shuffle_shards` shards at
-//! a time and shuffles the examples within that window (a full shuffle whenever the split fits in
-//! one window, as every mini dataset does). Batches come out as HWC `u8` images plus labels; the
-//! trainer converts them to tensors.
+//! Pure Rust (no tch), so the engine and its tests never need libtorch. A [`Loader`] reads a
+//! split by random access ([`SplitReader`]: positioned reads, the OS page cache keeps hot
+//! shards): each training epoch is a fresh permutation of the whole split, so every batch
+//! draws from every class and every shard, at any dataset size. Each example is decoded (JPEG
+//! datasets) and transformed ([`Transform`]) by a worker; batches come out as square HWC `u8`
+//! images plus labels, and the trainer converts them to tensors.
 //!
-//! Determinism: the example order depends only on (seed, epoch), and each example's augmentation
-//! only on (seed, epoch, its position in the epoch), so the batches are bit-identical whatever
-//! the number of workers — which is what makes a resumed training equal an uninterrupted one.
-//! Worker `w` builds batches `w, w + W, w + 2W, …` into its own bounded channel and the consumer
-//! takes them round-robin, so the order is fixed and at most `W × prefetch` batches wait.
+//! Determinism: the example order depends only on (seed, epoch), and each example's
+//! augmentation only on (seed, epoch, its position in the epoch), so the batches are
+//! bit-identical whatever the number of workers — which is what makes a resumed training equal
+//! an uninterrupted one. Worker `w` builds batches `w, w + W, w + 2W, …` into its own bounded
+//! channel and the consumer takes them round-robin, so the order is fixed and at most
+//! `W × prefetch` batches wait.
 
-use super::dataset::{Dataset, DatasetError};
+use super::dataset::{Dataset, DatasetError, SplitReader};
+pub use super::transform::{EvalTransform, Interpolation, TrainTransform, Transform};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// How training images are augmented (evaluation never augments).
+/// How training images are augmented, as recipes name it (see [`Transform::from_augment`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum Augment {
@@ -35,6 +38,32 @@ pub enum Augment {
     ResizedCrop { scale_min: f64, hflip: bool },
 }
 
+impl Transform {
+    /// The transform a recipe's `augment` asks for at `out_size` px. `None` is the evaluation
+    /// preset: on aspect-kept datasets torchvision's `Resize(out/0.875) → CenterCrop(out)`, on
+    /// fixed-size ones the whole image resized.
+    pub fn from_augment(augment: Augment, out_size: u32, fixed_storage: bool) -> Transform {
+        match augment {
+            Augment::None if fixed_storage => Transform::Eval(EvalTransform {
+                resize: out_size,
+                crop: out_size,
+                interpolation: Interpolation::Bilinear,
+            }),
+            Augment::None => Transform::Eval(EvalTransform::imagenet(out_size)),
+            Augment::Crop { padding, hflip } => Transform::PadCrop {
+                size: out_size,
+                padding,
+                hflip,
+            },
+            Augment::ResizedCrop { scale_min, hflip } => Transform::Train(TrainTransform {
+                scale: (scale_min, 1.0),
+                hflip,
+                ..TrainTransform::imagenet(out_size)
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LoaderConfig {
     pub split: String,
@@ -42,15 +71,12 @@ pub struct LoaderConfig {
     /// Shuffle (training) or keep dataset order (evaluation).
     pub shuffle: bool,
     pub drop_last: bool,
-    pub augment: Augment,
-    /// Output side in pixels (square); the dataset's own size when equal.
-    pub out_size: u32,
+    pub transform: Transform,
     pub seed: u64,
+    /// Decoding threads: the stage's CPUs.
     pub workers: usize,
     /// Batches each worker may hold ready.
     pub prefetch: usize,
-    /// Shards read and shuffled together.
-    pub shuffle_shards: usize,
 }
 
 /// One batch: `n` images of `size × size × channels` bytes (HWC) and their labels, plus each
@@ -65,79 +91,25 @@ pub struct Batch {
     pub indices: Vec<u64>,
 }
 
-/// One shard in memory: (images, labels).
-type Shard = Arc<(Vec<u8>, Vec<u32>)>;
-
-/// Shards kept in memory, shared by the workers; evicted oldest-first beyond `capacity`.
-struct ShardCache {
-    ds: Dataset,
-    split: String,
-    capacity: usize,
-    inner: Mutex<(HashMap<usize, Shard>, Vec<usize>)>,
-}
-
-impl ShardCache {
-    fn get(&self, shard: usize) -> Result<Shard, DatasetError> {
-        if let Some(s) = self.inner.lock().expect("shard cache lock").0.get(&shard) {
-            return Ok(s.clone());
-        }
-        // Read outside the lock; two workers may read the same shard once each, harmlessly.
-        let data = Arc::new(self.ds.read_shard(&self.split, shard)?);
-        let mut guard = self.inner.lock().expect("shard cache lock");
-        let (map, order) = &mut *guard;
-        if let std::collections::hash_map::Entry::Vacant(e) = map.entry(shard) {
-            e.insert(data.clone());
-            order.push(shard);
-            while order.len() > self.capacity {
-                let old = order.remove(0);
-                map.remove(&old);
-            }
-        }
-        Ok(data)
-    }
-}
-
 /// A split ready to be iterated epoch after epoch.
 pub struct Loader {
-    cache: Arc<ShardCache>,
+    reader: Arc<SplitReader>,
     cfg: LoaderConfig,
-    /// Per shard: (first global index, size).
-    shards: Vec<(u64, usize)>,
-    height: u32,
-    width: u32,
     channels: u32,
 }
 
 impl Loader {
     pub fn new(ds: &Dataset, cfg: LoaderConfig) -> Result<Loader, DatasetError> {
-        let sm = ds.split_meta(&cfg.split)?.clone();
-        let mut shards = Vec::new();
-        let mut start = 0u64;
-        for &n in &sm.shard_sizes {
-            shards.push((start, n));
-            start += n as u64;
-        }
-        let window = cfg.shuffle_shards.max(1);
-        let cache = Arc::new(ShardCache {
-            ds: ds.clone(),
-            split: cfg.split.clone(),
-            // The current window, the next one (workers run ahead) and one spare.
-            capacity: 2 * window + 1,
-            inner: Mutex::new((HashMap::new(), Vec::new())),
-        });
-        let (height, width, channels) = (ds.meta.height, ds.meta.width, ds.meta.channels);
+        let reader = Arc::new(ds.reader(&cfg.split)?);
         Ok(Loader {
-            cache,
+            reader,
             cfg,
-            shards,
-            height,
-            width,
-            channels,
+            channels: ds.meta.channels,
         })
     }
 
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.1).sum()
+        self.reader.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -154,22 +126,15 @@ impl Loader {
         }
     }
 
-    /// The epoch's example order as (shard, index in shard).
-    fn order(&self, epoch: u64) -> Vec<(usize, usize)> {
-        let mut rng = ChaCha8Rng::seed_from_u64(mix(self.cfg.seed, epoch, u64::MAX));
-        let mut shard_order: Vec<usize> = (0..self.shards.len()).collect();
+    /// The epoch's example order: a seeded permutation of the whole split when shuffling.
+    fn order(&self, epoch: u64) -> Vec<usize> {
+        let mut out: Vec<usize> = (0..self.len()).collect();
         if self.cfg.shuffle {
-            shard_order.shuffle(&mut rng);
-        }
-        let mut out = Vec::with_capacity(self.len());
-        for window in shard_order.chunks(self.cfg.shuffle_shards.max(1)) {
-            let start = out.len();
-            for &s in window {
-                out.extend((0..self.shards[s].1).map(|i| (s, i)));
-            }
-            if self.cfg.shuffle {
-                out[start..].shuffle(&mut rng);
-            }
+            out.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(
+                self.cfg.seed,
+                epoch,
+                u64::MAX,
+            )));
         }
         out
     }
@@ -185,11 +150,11 @@ impl Loader {
         for w in 0..workers {
             let (tx, rx) = sync_channel(self.cfg.prefetch.max(1));
             let job = Job {
-                cache: self.cache.clone(),
+                reader: self.reader.clone(),
                 order: order.clone(),
-                shards: self.shards.clone(),
-                cfg: self.cfg.clone(),
-                dims: (self.height, self.width, self.channels),
+                transform: self.cfg.transform,
+                seed: self.cfg.seed,
+                channels: self.channels,
                 epoch,
             };
             handles.push(std::thread::spawn(move || {
@@ -255,58 +220,31 @@ impl Drop for EpochIter {
 }
 
 struct Job {
-    cache: Arc<ShardCache>,
-    order: Arc<Vec<(usize, usize)>>,
-    shards: Vec<(u64, usize)>,
-    cfg: LoaderConfig,
-    dims: (u32, u32, u32),
+    reader: Arc<SplitReader>,
+    order: Arc<Vec<usize>>,
+    transform: Transform,
+    seed: u64,
+    channels: u32,
     epoch: u64,
 }
 
 impl Job {
     fn build(&self, start: usize, end: usize) -> Result<Batch, DatasetError> {
-        let (h, w, c) = self.dims;
-        let s = self.cfg.out_size;
-        let img_bytes = (h * w * c) as usize;
+        let s = self.transform.out_size();
+        let c = self.channels;
         let out_bytes = (s * s * c) as usize;
-        let mut images = vec![0u8; (end - start) * out_bytes];
+        let mut images = Vec::with_capacity((end - start) * out_bytes);
         let mut labels = Vec::with_capacity(end - start);
         let mut indices = Vec::with_capacity(end - start);
-        for (k, pos) in (start..end).enumerate() {
-            let (shard, i) = self.order[pos];
-            let data = self.cache.get(shard)?;
-            let src = &data.0[i * img_bytes..(i + 1) * img_bytes];
-            let dst = &mut images[k * out_bytes..(k + 1) * out_bytes];
-            let mut rng = ChaCha8Rng::seed_from_u64(mix(self.cfg.seed, self.epoch, pos as u64));
-            let view = Image { data: src, h, w, c };
-            match self.cfg.augment {
-                Augment::None => view.resize_into(dst, s, (0.0, 0.0, w as f64, h as f64), false),
-                Augment::Crop { padding, hflip } => {
-                    let flip = hflip && rng.gen_bool(0.5);
-                    let dx = rng.gen_range(0..=2 * padding) as i64 - padding as i64;
-                    let dy = rng.gen_range(0..=2 * padding) as i64 - padding as i64;
-                    if s == w && s == h {
-                        view.shift_into(dst, dx, dy, flip);
-                    } else {
-                        let mut resized = vec![0u8; out_bytes];
-                        view.resize_into(&mut resized, s, (0.0, 0.0, w as f64, h as f64), false);
-                        Image {
-                            data: &resized,
-                            h: s,
-                            w: s,
-                            c,
-                        }
-                        .shift_into(dst, dx, dy, flip);
-                    }
-                }
-                Augment::ResizedCrop { scale_min, hflip } => {
-                    let flip = hflip && rng.gen_bool(0.5);
-                    let rect = random_resized_rect(&mut rng, w, h, scale_min);
-                    view.resize_into(dst, s, rect, flip);
-                }
-            }
-            labels.push(data.1[i]);
-            indices.push(self.shards[shard].0 + i as u64);
+        for pos in start..end {
+            let i = self.order[pos];
+            let src = self.reader.read(i)?;
+            let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, self.epoch, pos as u64));
+            let out = self.transform.apply(&src, &mut rng);
+            debug_assert_eq!(out.data.len(), out_bytes);
+            images.extend_from_slice(&out.data);
+            labels.push(self.reader.label(i));
+            indices.push(i as u64);
         }
         Ok(Batch {
             n: end - start,
@@ -326,100 +264,6 @@ fn mix(seed: u64, epoch: u64, pos: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// torchvision's `RandomResizedCrop.get_params`: 10 tries at a random area and log-uniform
-/// aspect ratio, falling back to a central crop. Returns (x, y, width, height).
-fn random_resized_rect(
-    rng: &mut ChaCha8Rng,
-    w: u32,
-    h: u32,
-    scale_min: f64,
-) -> (f64, f64, f64, f64) {
-    let area = (w * h) as f64;
-    let (lr0, lr1) = ((3.0f64 / 4.0).ln(), (4.0f64 / 3.0).ln());
-    for _ in 0..10 {
-        let target = area * rng.gen_range(scale_min.min(1.0)..=1.0);
-        let ratio = rng.gen_range(lr0..=lr1).exp();
-        let cw = (target * ratio).sqrt().round();
-        let ch = (target / ratio).sqrt().round();
-        if cw > 0.0 && ch > 0.0 && cw <= w as f64 && ch <= h as f64 {
-            let x = rng.gen_range(0..=(w as f64 - cw) as u32) as f64;
-            let y = rng.gen_range(0..=(h as f64 - ch) as u32) as f64;
-            return (x, y, cw, ch);
-        }
-    }
-    let side = w.min(h) as f64;
-    ((w as f64 - side) / 2.0, (h as f64 - side) / 2.0, side, side)
-}
-
-/// A borrowed HWC u8 image.
-struct Image<'a> {
-    data: &'a [u8],
-    h: u32,
-    w: u32,
-    c: u32,
-}
-
-impl Image<'_> {
-    /// Translate by (dx, dy) with zero fill (= pad then crop), optionally mirrored.
-    fn shift_into(&self, dst: &mut [u8], dx: i64, dy: i64, flip: bool) {
-        let (h, w, c) = (self.h as i64, self.w as i64, self.c as usize);
-        for y in 0..h {
-            let sy = y + dy;
-            for x in 0..w {
-                let sx0 = x + dx;
-                let sx = if flip { w - 1 - sx0 } else { sx0 };
-                let o = ((y * w + x) as usize) * c;
-                if sy < 0 || sy >= h || sx0 < 0 || sx0 >= w {
-                    dst[o..o + c].fill(0);
-                } else {
-                    let i = ((sy * w + sx) as usize) * c;
-                    dst[o..o + c].copy_from_slice(&self.data[i..i + c]);
-                }
-            }
-        }
-    }
-
-    /// Bilinear resize of `rect` (x, y, width, height) to `s × s`, optionally mirrored.
-    fn resize_into(&self, dst: &mut [u8], s: u32, rect: (f64, f64, f64, f64), flip: bool) {
-        let (rx, ry, rw, rh) = rect;
-        let c = self.c as usize;
-        let (w, h) = (self.w as i64, self.h as i64);
-        if !flip
-            && rx == 0.0
-            && ry == 0.0
-            && rw as i64 == w
-            && rh as i64 == h
-            && s as i64 == w
-            && s as i64 == h
-        {
-            dst.copy_from_slice(self.data);
-            return;
-        }
-        let px = |x: i64, y: i64, ch: usize| {
-            self.data[((y.clamp(0, h - 1) * w + x.clamp(0, w - 1)) as usize) * c + ch] as f64
-        };
-        for oy in 0..s as i64 {
-            // Pixel-centre mapping (align_corners = false).
-            let fy = ry + (oy as f64 + 0.5) * rh / s as f64 - 0.5;
-            let y0 = fy.floor();
-            let ty = fy - y0;
-            for ox in 0..s as i64 {
-                let sx = if flip { s as i64 - 1 - ox } else { ox };
-                let fx = rx + (sx as f64 + 0.5) * rw / s as f64 - 0.5;
-                let x0 = fx.floor();
-                let tx = fx - x0;
-                let (x0, y0) = (x0 as i64, y0 as i64);
-                let o = ((oy * s as i64 + ox) as usize) * c;
-                for ch in 0..c {
-                    let top = px(x0, y0, ch) * (1.0 - tx) + px(x0 + 1, y0, ch) * tx;
-                    let bot = px(x0, y0 + 1, ch) * (1.0 - tx) + px(x0 + 1, y0 + 1, ch) * tx;
-                    dst[o + ch] = (top * (1.0 - ty) + bot * ty).round().clamp(0.0, 255.0) as u8;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -446,18 +290,16 @@ mod tests {
         Dataset::open(dir).expect("open")
     }
 
-    fn cfg(shuffle: bool, augment: Augment, workers: usize) -> LoaderConfig {
+    fn cfg(shuffle: bool, transform: Transform, workers: usize) -> LoaderConfig {
         LoaderConfig {
             split: "train".into(),
             batch_size: 4,
             shuffle,
             drop_last: false,
-            augment,
-            out_size: 4,
+            transform,
             seed: 7,
             workers,
             prefetch: 2,
-            shuffle_shards: 2,
         }
     }
 
@@ -471,7 +313,8 @@ mod tests {
     fn unshuffled_keeps_dataset_order_and_covers_everything() {
         let dir = tempfile::tempdir().expect("tmp");
         let ds = toy(dir.path(), 10, 3);
-        let l = Loader::new(&ds, cfg(false, Augment::None, 3)).expect("loader");
+        let none = Transform::from_augment(Augment::None, 4, true);
+        let l = Loader::new(&ds, cfg(false, none, 3)).expect("loader");
         let b = collect(&l, 0);
         assert_eq!(b.len(), 3);
         let idx: Vec<u64> = b.iter().flat_map(|b| b.indices.clone()).collect();
@@ -485,10 +328,14 @@ mod tests {
     fn shuffle_is_a_seeded_permutation_independent_of_workers() {
         let dir = tempfile::tempdir().expect("tmp");
         let ds = toy(dir.path(), 23, 5);
-        let aug = Augment::Crop {
-            padding: 1,
-            hflip: true,
-        };
+        let aug = Transform::from_augment(
+            Augment::Crop {
+                padding: 1,
+                hflip: true,
+            },
+            4,
+            true,
+        );
         let one = collect(&Loader::new(&ds, cfg(true, aug, 1)).expect("l"), 3);
         let three = collect(&Loader::new(&ds, cfg(true, aug, 3)).expect("l"), 3);
         let flat = |b: &[Batch]| {
@@ -507,31 +354,25 @@ mod tests {
     }
 
     #[test]
-    fn crop_shifts_with_zero_fill_and_flip_mirrors() {
-        let data: Vec<u8> = (1..=9).collect(); // 3×3, one channel
-        let img = Image {
-            data: &data,
-            h: 3,
-            w: 3,
-            c: 1,
-        };
-        let mut out = [0u8; 9];
-        img.shift_into(&mut out, 1, 0, false);
-        assert_eq!(out, [2, 3, 0, 5, 6, 0, 8, 9, 0]);
-        img.shift_into(&mut out, 0, 0, true);
-        assert_eq!(out, [3, 2, 1, 6, 5, 4, 9, 8, 7]);
-        let mut big = [0u8; 36];
-        img.resize_into(&mut big, 6, (0.0, 0.0, 3.0, 3.0), false);
-        assert_eq!(big[0], 1);
-        assert_eq!(big[35], 9);
-    }
-
-    #[test]
-    fn resized_crop_stays_inside_the_image() {
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        for _ in 0..1000 {
-            let (x, y, w, h) = random_resized_rect(&mut rng, 32, 24, 0.08);
-            assert!(x >= 0.0 && y >= 0.0 && x + w <= 32.0 && y + h <= 24.0 && w >= 1.0 && h >= 1.0);
-        }
+    fn the_first_batch_mixes_all_shards() {
+        // 40 shards of 8: a window-based shuffle would draw a batch from a few shards only.
+        let dir = tempfile::tempdir().expect("tmp");
+        let ds = toy(dir.path(), 320, 8);
+        let none = Transform::from_augment(Augment::None, 4, true);
+        let l = Loader::new(
+            &ds,
+            LoaderConfig {
+                batch_size: 64,
+                ..cfg(true, none, 2)
+            },
+        )
+        .expect("l");
+        let b = collect(&l, 0);
+        let shards: std::collections::BTreeSet<u64> = b[0].indices.iter().map(|i| i / 8).collect();
+        assert!(
+            shards.len() >= 25,
+            "batch 0 drew from {} of 40 shards",
+            shards.len()
+        );
     }
 }

@@ -7,7 +7,7 @@
 //! and the rest `train`: with the file's class order that is a balanced 4,000 / 1,000 split,
 //! the same one every time.
 
-use super::dataset::{DatasetMeta, DatasetWriter};
+use super::dataset::{DatasetMeta, DatasetWriter, IMPORT_SEED};
 use super::error::{require, DataError};
 use super::idx::{mnist_classes, open_maybe_gz};
 use super::imageops::{fit_gray_raw, Shape};
@@ -39,7 +39,8 @@ pub fn import_mnist_csv(
     let reader = open_maybe_gz(src)?;
     let classes = mnist_classes();
     let t = shape.unwrap_or(Shape::new(SIDE, SIDE, 1));
-    let mut w = DatasetWriter::create(out, name, t.tuple(), classes.clone())?;
+    let mut w =
+        DatasetWriter::create(out, name, t.tuple(), classes.clone())?.permuted(IMPORT_SEED)?;
     let native = t.height == SIDE && t.width == SIDE && t.channels == 1;
     let mut px = Vec::with_capacity(PIXELS);
     let mut n = 0usize;

@@ -21,4 +21,6 @@ pub mod pool_laion;
 pub mod pool_mini;
 pub mod pool_table;
 pub mod render;
+pub mod stats;
+pub mod transform;
 pub mod wordnet;

@@ -48,6 +48,9 @@ pub fn device_for(gpus: &[u32]) -> Result<Device, String> {
              is this binary linked against the CUDA libtorch (scripts/setup-libtorch.sh on the GPU machine)?"
         ));
     }
+    // Fixed input shapes (the loader's batches are all one size): let cuDNN time its
+    // algorithms once and keep the fastest.
+    tch::Cuda::cudnn_set_benchmark(true);
     Ok(Device::Cuda(0))
 }
 
@@ -93,7 +96,24 @@ pub struct Normalization {
     pub std: Vec<f64>,
 }
 
+impl From<crate::data::stats::ChannelStats> for Normalization {
+    fn from(s: crate::data::stats::ChannelStats) -> Normalization {
+        Normalization {
+            mean: s.mean,
+            std: s.std,
+        }
+    }
+}
+
 impl Normalization {
+    /// torchvision's ImageNet constants (for recipes that use them instead of measuring).
+    pub fn imagenet() -> Normalization {
+        Normalization {
+            mean: crate::data::stats::IMAGENET_MEAN.to_vec(),
+            std: crate::data::stats::IMAGENET_STD.to_vec(),
+        }
+    }
+
     /// Measured on (up to) the first `limit` images of an HWC u8 buffer.
     pub fn measure(images: &[u8], channels: usize, limit_pixels: usize) -> Normalization {
         let px = (images.len() / channels).min(limit_pixels);
@@ -128,9 +148,17 @@ impl Normalization {
         device: Device,
     ) -> Tensor {
         let (s, c) = (size as i64, channels as i64);
-        let x = Tensor::from_slice(bytes)
-            .view([n as i64, s, s, c])
-            .to_device(device);
+        let host = Tensor::from_slice(bytes).view([n as i64, s, s, c]);
+        let x = if device.is_cuda() {
+            // Page-locked staging, then an asynchronous copy on the current stream: the host
+            // goes on preparing the next batch while the bytes travel. libtorch's caching host
+            // allocator keeps the pinned block alive until the copy has completed, and reuses
+            // it, so pinning per batch does not allocate per batch.
+            host.pin_memory(device)
+                .to_device_(device, Kind::Uint8, true, false)
+        } else {
+            host
+        };
         let mean = Tensor::from_slice(&self.mean)
             .to_kind(Kind::Float)
             .to_device(device);

@@ -8,7 +8,7 @@
 use super::models::{self};
 use super::train::{load_weights, ModelCard, TrainError};
 use crate::data::dataset::Dataset;
-use crate::data::loader::{Augment, Loader, LoaderConfig};
+use crate::data::loader::{Augment, Loader, LoaderConfig, Transform};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -87,12 +87,22 @@ pub fn evaluate(job: EvalJob) -> Result<(EvalReport, Vec<Prediction>), TrainErro
             batch_size: job.batch_size.max(1),
             shuffle: false,
             drop_last: false,
-            augment: Augment::None,
-            out_size: card.config.image_size as u32,
+            // The model's own preset (its recipe's resize and crop) where it has one.
+            transform: match card.eval_transform {
+                Some(t) if !ds.meta.storage.is_fixed() => Transform::Eval(t),
+                _ => Transform::from_augment(
+                    Augment::None,
+                    card.config.image_size as u32,
+                    ds.meta.storage.is_fixed(),
+                ),
+            },
             seed: 0,
-            workers: job.workers,
+            workers: if job.workers == 0 {
+                job.threads
+            } else {
+                job.workers
+            },
             prefetch: 4,
-            shuffle_shards: 1,
         },
     )?;
     let total = loader.batches_per_epoch() as u64;

@@ -38,14 +38,9 @@ pub enum AugmentKind {
     ResizedCrop,
 }
 
-/// Resampling filter of a resize (torchvision's `InterpolationMode`, with antialiasing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Interpolation {
-    #[default]
-    Bilinear,
-    Bicubic,
-}
+/// Resampling filter of a resize (torchvision's `InterpolationMode`, with antialiasing): the
+/// loader's own type, so a recipe names exactly what the loader does.
+pub use crate::data::transform::Interpolation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -124,7 +119,7 @@ pub struct TrainConfig {
     /// Channels-last memory layout on CUDA.
     pub channels_last: bool,
     pub seed: u64,
-    /// Batch-preparing threads.
+    /// Batch-preparing threads; 0 = one per CPU of the stage.
     pub workers: usize,
     /// Weight of Inception's auxiliary loss.
     pub aux_weight: f64,
@@ -178,7 +173,7 @@ impl Default for TrainConfig {
             precision: Precision::Fp32,
             channels_last: true,
             seed: 0,
-            workers: 2,
+            workers: 0,
             aux_weight: 0.4,
         }
     }

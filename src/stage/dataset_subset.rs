@@ -80,25 +80,22 @@ impl StageKind for DatasetSubset {
         }
         let shape = (meta.height, meta.width, meta.channels);
         let mut w = DatasetWriter::create(&ctx.out_dir, &meta.name, shape, meta.classes.clone())
-            .map_err(|e| StageError::Failed(e.to_string()))?;
-        let bytes = meta.image_bytes();
+            .map_err(|e| StageError::Failed(e.to_string()))?
+            .with_storage(meta.storage, meta.height);
         for split in meta.splits.keys() {
-            let data = ds
-                .load_split(split)
+            let reader = ds
+                .reader(split)
                 .map_err(|e| StageError::Failed(e.to_string()))?;
             let keep: Vec<usize> = match p.sizes.get(split) {
-                Some(&n) => choose(&data.labels, meta.num_classes(), n, p.seed)
+                Some(&n) => choose(reader.labels(), meta.num_classes(), n, p.seed)
                     .map_err(|e| StageError::Params(format!("split `{split}`: {e}")))?,
-                None => (0..data.n).collect(),
+                None => (0..reader.len()).collect(),
             };
             ctx.progress(0, keep.len() as u64, split);
+            // The input's permutation carries over: `keep` is in its order.
             for i in keep {
-                w.push(
-                    split,
-                    &data.images[i * bytes..(i + 1) * bytes],
-                    data.labels[i],
-                )
-                .map_err(|e| StageError::Failed(e.to_string()))?;
+                w.copy_from(split, &reader, i)
+                    .map_err(|e| StageError::Failed(e.to_string()))?;
             }
         }
         w.finish().map_err(|e| StageError::Failed(e.to_string()))?;

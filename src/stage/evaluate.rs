@@ -31,6 +31,7 @@ pub struct EvalParams {
     pub dataset: Option<String>,
     pub split: String,
     pub batch_size: usize,
+    /// Decoding threads; 0 = one per CPU of the stage.
     pub workers: usize,
 }
 
@@ -41,7 +42,7 @@ impl Default for EvalParams {
             dataset: None,
             split: "val".into(),
             batch_size: 256,
-            workers: 2,
+            workers: 0,
         }
     }
 }
