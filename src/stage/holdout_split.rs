@@ -87,23 +87,20 @@ impl StageKind for HoldoutSplit {
         let ds =
             Dataset::open(dir).map_err(|e| StageError::Failed(format!("input `{name}`: {e}")))?;
         let meta = &ds.meta;
-        let data = ds
-            .load_split(&p.from)
+        // Records are copied as stored (any storage), in the input's order.
+        let reader = ds
+            .reader(&p.from)
             .map_err(|e| StageError::Params(e.to_string()))?;
-        let hold = held_out(&data.labels, meta.num_classes(), p.fraction, p.seed);
+        let hold = held_out(reader.labels(), meta.num_classes(), p.fraction, p.seed);
         let shape = (meta.height, meta.width, meta.channels);
         let mut w = DatasetWriter::create(&ctx.out_dir, &meta.name, shape, meta.classes.clone())
-            .map_err(|e| StageError::Failed(e.to_string()))?;
-        let bytes = meta.image_bytes();
-        ctx.progress(0, data.n as u64, "splitting");
+            .map_err(|e| StageError::Failed(e.to_string()))?
+            .with_storage(meta.storage, meta.height);
+        ctx.progress(0, hold.len() as u64, "splitting");
         for (i, &h) in hold.iter().enumerate() {
             let split = if h { "val" } else { "train" };
-            w.push(
-                split,
-                &data.images[i * bytes..(i + 1) * bytes],
-                data.labels[i],
-            )
-            .map_err(|e| StageError::Failed(e.to_string()))?;
+            w.copy_from(split, &reader, i)
+                .map_err(|e| StageError::Failed(e.to_string()))?;
         }
         w.finish().map_err(|e| StageError::Failed(e.to_string()))?;
         Ok(())
