@@ -141,3 +141,26 @@ fn a_stage_that_is_not_cached_is_not_checked_and_a_failing_rerun_is_reported() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("`nope` is not a stage"), "{}", r.stderr);
 }
+
+#[test]
+fn gc_deletes_a_verdict_with_its_record() {
+    let repo = Repo::new(
+        "stages:\n  det:\n    kind: cmd\n    params: {cmd: \"echo 42 > $REPRO_OUT/x.txt\"}\n",
+    );
+    repo.run_ok(&[]);
+    let r = repo.repro(&["verify", "--rerun"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let verdicts = repo.path().join("store/verifications");
+    let count = || snapshot(&verdicts).len();
+    assert_eq!(count(), 1, "the verdict is kept");
+    // The stage's command changes: its old record is no longer needed, nor its verdict.
+    repo.write(
+        "pipeline.yaml",
+        "stages:\n  det:\n    kind: cmd\n    params: {cmd: \"echo 43 > $REPRO_OUT/x.txt\"}\n",
+    );
+    repo.run_ok(&[]);
+    repo.run_ok(&[]);
+    let gc = repo.repro(&["gc", "--grace-seconds", "0"]);
+    assert_eq!(gc.code, 0, "{}", gc.stderr);
+    assert_eq!(count(), 0, "gc took the verdict with its record");
+}

@@ -1,5 +1,7 @@
 //! Garbage collection: delete what the current pipeline no longer needs.
 //!
+//! A deleted record takes its re-execution verdict (`repro verify --rerun`) with it.
+//!
 //! Kept: for every stage of the pipeline, the record of its current key (when fresh) and of its
 //! last run (what `repro status` diffs against), with their output trees, files and logs; the
 //! checkpoints of unfinished actions; the inputs of pending actions; and anything written within
@@ -12,6 +14,7 @@
 
 use super::action::read_pending;
 use super::{Engine, EngineError};
+use crate::provenance::verification::Verification;
 use crate::provenance::ActionRecord;
 use crate::store::{ActionKey, Digest};
 use std::collections::HashSet;
@@ -94,7 +97,9 @@ impl Engine<'_> {
             } else if dry_run {
                 Some(file_size(&path))
             } else {
-                store.remove_action_if_old(&key, grace)
+                store
+                    .remove_action_if_old(&key, grace)
+                    .map(|bytes| bytes + Verification::remove(store, &key))
             };
             match freed {
                 Some(bytes) => {

@@ -110,6 +110,17 @@ impl Verification {
         write_atomic(&store.tmp_dir(), &path, &bytes).map_err(|e| StoreError::io(&path, e))
     }
 
+    /// Forget the verdict on `key` (its record is being deleted: a verdict without a record
+    /// describes nothing). Returns the bytes freed.
+    pub fn remove(store: &Store, key: &ActionKey) -> u64 {
+        let path = Verification::path(store, key);
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        match std::fs::remove_file(&path) {
+            Ok(()) => size,
+            Err(_) => 0,
+        }
+    }
+
     /// The last verdict on `key`; `None` when it was never re-executed (or its file is unreadable,
     /// which a new check repairs).
     pub fn load(store: &Store, key: &ActionKey) -> Option<Verification> {
