@@ -208,12 +208,26 @@ pub fn run(
                     repo_root: p.root.clone(),
                     force: forced.contains(&i),
                 };
-                // A failure here must not abort the run while other stages are running: the
-                // stage fails, as if its launch had.
-                let key = match action::write_pending(engine.store, &pending) {
-                    Ok(k) => k,
-                    Err(e) => {
-                        reporter.failed(&stage.name, &e.to_string(), None);
+                // Writing the pending action or launching it may fail; neither may abort the
+                // run while other stages are running: the stage fails (an environment failure).
+                let launched = action::write_pending(engine.store, &pending)
+                    .map_err(|e| e.to_string())
+                    .and_then(|key| {
+                        let job = Job {
+                            id: i,
+                            stage: stage.name.clone(),
+                            key,
+                            resources: stage.resources.clone(),
+                        };
+                        executor
+                            .launch(&job)
+                            .map(|_| key)
+                            .map_err(|e| e.to_string())
+                    });
+                let key = match launched {
+                    Ok(key) => key,
+                    Err(why) => {
+                        reporter.failed(&stage.name, &why, None);
                         summary.failed.push(stage.name.clone());
                         summary.failed_environment.push(stage.name.clone());
                         slots[i] = Slot::Failed;
@@ -221,20 +235,6 @@ pub fn run(
                         continue;
                     }
                 };
-                let job = Job {
-                    id: i,
-                    stage: stage.name.clone(),
-                    key,
-                    resources: stage.resources.clone(),
-                };
-                if let Err(e) = executor.launch(&job) {
-                    reporter.failed(&stage.name, &e.to_string(), None);
-                    summary.failed.push(stage.name.clone());
-                    summary.failed_environment.push(stage.name.clone());
-                    slots[i] = Slot::Failed;
-                    stop_launching |= !opts.keep_going;
-                    continue;
-                }
                 reporter.started(&stage.name, &key, previous_duration(engine, &stage.name));
                 used_cpus += cpus;
                 used_gpus += gpus;

@@ -9,13 +9,13 @@
 //! or by the stage's `tolerance:`), whose numbers may differ within a tolerance. The verdict is
 //! kept beside the record ([`Verification`]) and shown by `repro audit`.
 
+use super::executor::last_stderr_lines;
 use super::{Engine, EngineError};
 use crate::provenance::verification::{FileCheck, ValueDiff, Verdict, Verification, MAX_VALUES};
 use crate::provenance::ActionRecord;
 use crate::store::{Digest, Store};
 use serde_json::Value;
-use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -29,9 +29,6 @@ pub enum Checked {
     /// No current record to check (the stage is stale): run it first.
     NotCached { stage: String, reasons: Vec<String> },
 }
-
-/// How many of the worker's last stderr lines make the reason of a failed re-execution.
-const REASON_LINES: usize = 6;
 
 /// Re-execute the selected stages (the targets and what they need; all when none), in
 /// pipeline order, one at a time; `each` hears every outcome as it comes. `exe` is the repro
@@ -147,22 +144,15 @@ fn run_worker(
         Ok(c) => c,
         Err(e) => return Some(format!("could not start {}: {e}", exe.display())),
     };
-    let mut last = VecDeque::new();
-    if let Some(err) = child.stderr.take() {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if line.trim().is_empty() {
-                continue;
-            }
-            if last.len() == REASON_LINES {
-                last.pop_front();
-            }
-            last.push_back(line);
-        }
-    }
+    let last = child
+        .stderr
+        .take()
+        .map(last_stderr_lines)
+        .unwrap_or_default();
     match child.wait() {
         Ok(st) if st.success() => None,
         Ok(st) if last.is_empty() => Some(format!("the worker ended with {st}")),
-        Ok(_) => Some(Vec::from(last).join("\n")),
+        Ok(_) => Some(last.join("\n")),
         Err(e) => Some(format!("waiting for the worker: {e}")),
     }
 }

@@ -8,10 +8,12 @@
 //! after the grace period; the worker itself reaps what its stage left behind (see
 //! `engine::action`).
 
-use super::{signals, Capacity, Event, ExecError, Executor, Handle, Job, JobEnd, JobId};
+use super::{
+    last_stderr_lines, signals, Capacity, Event, ExecError, Executor, Handle, Job, JobEnd, JobId,
+};
 use crate::pipeline::Resources;
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -44,9 +46,6 @@ pub fn detect_gpus() -> u32 {
         })
         .unwrap_or(0)
 }
-
-/// How many of a worker's last stderr lines make its failure reason.
-const REASON_LINES: usize = 6;
 
 struct Worker {
     pid: i32,
@@ -207,25 +206,13 @@ impl Executor for LocalExecutor {
         // waiter gives the reader only a moment to finish.
         let (said_tx, said_rx) = channel();
         std::thread::spawn(move || {
-            let mut last: VecDeque<String> = VecDeque::new();
-            if let Some(err) = stderr {
-                for line in BufReader::new(err).lines().map_while(Result::ok) {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    if last.len() == REASON_LINES {
-                        last.pop_front();
-                    }
-                    last.push_back(line);
-                }
-            }
+            let last = stderr.map(last_stderr_lines).unwrap_or_default();
             let _ = said_tx.send(last);
         });
         std::thread::spawn(move || {
             let status = child.wait();
             let said: Vec<String> = said_rx
                 .recv_timeout(Duration::from_secs(1))
-                .map(Vec::from)
                 .unwrap_or_default();
             let end = match status {
                 Ok(st) if st.success() => JobEnd::Succeeded,

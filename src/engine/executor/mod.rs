@@ -17,6 +17,8 @@ pub mod signals;
 
 use crate::pipeline::Resources;
 use crate::store::ActionKey;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
 /// The scheduler's name for one launched action (the stage's index in the pipeline).
@@ -116,4 +118,23 @@ pub trait Executor {
     fn wait(&mut self) -> Event;
     /// Stop every launched job (TERM, then KILL after `grace`) and say how each ended.
     fn cancel_all(&mut self, grace: Duration) -> Vec<(JobId, JobEnd)>;
+}
+
+/// How many of a worker's last stderr lines make its failure reason.
+pub const REASON_LINES: usize = 6;
+
+/// The last [`REASON_LINES`] non-blank lines a worker wrote to `stderr`, read to its end: the
+/// worker writes its failure reason last (the local executor and `verify --rerun` both read it).
+pub fn last_stderr_lines(stderr: impl Read) -> Vec<String> {
+    let mut last = VecDeque::with_capacity(REASON_LINES);
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if last.len() == REASON_LINES {
+            last.pop_front();
+        }
+        last.push_back(line);
+    }
+    Vec::from(last)
 }
