@@ -264,7 +264,7 @@ fn interrupted_finetuning_resumes_and_bad_pretrained_inputs_are_clear_errors() {
         Err(TrainError::Interrupted(1))
     ));
     let b = go("b", &mut host, None).expect("resumed");
-    assert_eq!(b.resumed_from_epoch, 1);
+    assert_eq!(b.timing.resumed_from_epoch, 1);
     let read = |d: &str| std::fs::read(s.root.join(d).join("model.safetensors")).expect("w");
     assert!(read("a") == read("b"), "resumed fine-tuning ends elsewhere");
 

@@ -76,7 +76,7 @@ fn run(
     out: &Path,
     host: &mut dyn TrainHost,
     interrupt: Option<u32>,
-) -> Result<train::Metrics, TrainError> {
+) -> Result<train::TrainOutcome, TrainError> {
     std::fs::create_dir_all(out).expect("out dir");
     train::train(TrainJob {
         dataset: ds,
@@ -175,7 +175,7 @@ fn interrupted_training_resumes_to_identical_weights() {
         ckpt: tmp.path().join("a.ckpt"),
     };
     let a = run(&ds, &cfg, &tmp.path().join("a"), &mut plain, None).expect("uninterrupted");
-    assert_eq!(a.resumed_from_epoch, 0);
+    assert_eq!(a.timing.resumed_from_epoch, 0);
 
     let mut host = FileHost {
         ckpt: tmp.path().join("b.ckpt"),
@@ -189,8 +189,14 @@ fn interrupted_training_resumes_to_identical_weights() {
         "no final weights from a killed run"
     );
     let b = run(&ds, &cfg, &tmp.path().join("b"), &mut host, None).expect("resumed");
-    assert_eq!(b.resumed_from_epoch, 1);
-    assert_eq!(b.epochs.len(), 3);
+    assert_eq!(b.timing.resumed_from_epoch, 1);
+    assert_eq!(b.metrics.epochs.len(), 3);
+    assert_eq!(b.timing.epochs.len(), 3, "timings of the epochs before the resume kept");
+    let metrics = |d: &str| std::fs::read(tmp.path().join(d).join("metrics.json")).expect("m");
+    assert!(
+        metrics("a") == metrics("b"),
+        "a resumed run's metrics.json equals an uninterrupted one's (timings are in timing.json)"
+    );
     let wa = std::fs::read(tmp.path().join("a/model.safetensors")).expect("a");
     let wb = std::fs::read(tmp.path().join("b/model.safetensors")).expect("b");
     assert!(wa == wb, "resumed weights differ from uninterrupted ones");
@@ -244,8 +250,13 @@ fn short_training_learns_and_stages_write_their_contract() {
         "first-epoch loss {} is worse than chance",
         loss(0)
     );
-    for key in ["images_per_s", "seconds", "accuracy"] {
-        assert!(epochs[0][key].as_f64().expect(key) > 0.0, "{key}");
+    assert!(epochs[0]["accuracy"].as_f64().expect("accuracy") > 0.0);
+    let timing: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(train_out.join("timing.json")).expect("timing.json"),
+    )
+    .expect("json");
+    for key in ["images_per_s", "seconds"] {
+        assert!(timing["epochs"][0][key].as_f64().expect(key) > 0.0, "{key}");
     }
     assert_eq!(metrics["device"], "cpu");
     assert_eq!(metrics["libtorch"], "2.11.0");

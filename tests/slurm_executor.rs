@@ -372,16 +372,16 @@ fn a_training_requeued_mid_run_resumes_from_its_checkpoint_to_identical_weights(
         &["export", "train", export.to_str().expect("utf-8")],
     );
     assert_eq!(e.code, 0, "{}", e.stderr);
-    let metrics: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(export.join("metrics.json")).expect("metrics"))
+    let timing: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export.join("timing.json")).expect("timing"))
             .expect("json");
     assert!(
-        metrics["resumed_from_epoch"]
+        timing["resumed_from_epoch"]
             .as_u64()
             .expect("resumed_from_epoch")
             >= 1,
         "the requeued job resumed from a checkpoint: {}",
-        metrics["resumed_from_epoch"]
+        timing["resumed_from_epoch"]
     );
     assert_eq!(
         weights_digest(&repo, &conf),

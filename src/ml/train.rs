@@ -9,7 +9,10 @@
 //! position), and libtorch's generator is reseeded from (seed, epoch) at every epoch start.
 //!
 //! Outputs: `model.safetensors` (torchvision parameter names), `model.json` (what evaluation
-//! needs to rebuild the network), `metrics.json` (per-epoch loss, accuracy, images/s, seconds).
+//! needs to rebuild the network), `metrics.json` (per-epoch loss, accuracy, learning rate) and
+//! `timing.json` (per-epoch seconds and images/s, and the epoch a resumed run started after):
+//! what differs between two correct executions lives only in `timing.json`, so the other files
+//! of a rerun are identical byte for byte.
 //!
 //! Per step, in torchvision's order: random erasing of the normalised images, mixup / CutMix,
 //! the (label-smoothed, soft-target) loss, backward, gradient clipping, the update, the EMA
@@ -92,11 +95,29 @@ pub struct EpochMetrics {
     pub loss: f64,
     /// Training top-1 on the (augmented) batches, in [0, 1].
     pub accuracy: f64,
-    pub images_per_s: f64,
-    pub seconds: f64,
     /// Learning rate at the epoch's last step.
     pub lr: f64,
 }
+
+/// How long one epoch took in this execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochTiming {
+    pub epoch: u32,
+    pub seconds: f64,
+    pub images_per_s: f64,
+}
+
+/// `timing.json`: how this execution went, as opposed to what it computed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// The epoch training resumed after (0 = from scratch).
+    pub resumed_from_epoch: u32,
+    /// Every epoch, including those run before a resume (from the checkpoint).
+    pub epochs: Vec<EpochTiming>,
+}
+
+/// The file [`Timing`] is written to; the `train` and `finetune` kinds declare it volatile.
+pub const TIMING_FILE: &str = "timing.json";
 
 /// How to rebuild the trained network (`model.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,8 +148,6 @@ pub struct Metrics {
     pub threads: usize,
     pub seed: u64,
     pub train_examples: usize,
-    /// The epoch training resumed after (0 = from scratch).
-    pub resumed_from_epoch: u32,
     pub epochs: Vec<EpochMetrics>,
     pub config: TrainConfig,
     /// Where a fine-tuning started (absent when trained from scratch).
@@ -142,6 +161,9 @@ struct CheckpointMeta {
     epochs_done: u32,
     step: i64,
     history: Vec<EpochMetrics>,
+    /// Timings of the finished epochs (absent in checkpoints written before they were kept).
+    #[serde(default)]
+    timing: Vec<EpochTiming>,
     /// The EMA's update count (absent without `model_ema`).
     #[serde(default)]
     ema_n_averaged: Option<i64>,
@@ -151,8 +173,15 @@ pub fn build(arch: &Arch, vs: &nn::VarStore, cfg: &ModelConfig) -> Box<dyn Net> 
     (arch.build)(vs.root(), cfg)
 }
 
-/// Train as `job` says; returns the metrics also written to `metrics.json`.
-pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
+/// What [`train`] wrote to `metrics.json` and `timing.json`.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    pub metrics: Metrics,
+    pub timing: Timing,
+}
+
+/// Train as `job` says.
+pub fn train(job: TrainJob) -> Result<TrainOutcome, TrainError> {
     let cfg = job.cfg;
     let ds = job.dataset;
     let arch = models::find(&cfg.model).ok_or_else(|| {
@@ -228,11 +257,13 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
     let scratch = Scratch::new()?;
     let ckpt = scratch.0.join("checkpoint.safetensors");
     let mut history = Vec::new();
+    let mut timing = Vec::new();
     let mut start = 0u32;
     if job.host.load_checkpoint(&ckpt)? {
         let meta = restore(&ckpt, &vs, &mut opt, ema.as_mut())?;
         start = meta.epochs_done;
         history = meta.history;
+        timing = meta.timing;
         eprintln!("train: resuming after epoch {start} of {}", cfg.epochs);
     }
     if cuda && cfg.channels_last {
@@ -370,19 +401,24 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
             epoch: epoch + 1,
             loss,
             accuracy: correct as f64 / seen.max(1) as f64,
-            images_per_s: seen as f64 / seconds.max(1e-9),
-            seconds,
             lr,
+        };
+        let t = EpochTiming {
+            epoch: epoch + 1,
+            seconds,
+            images_per_s: seen as f64 / seconds.max(1e-9),
         };
         eprintln!(
             "train: epoch {} loss {:.4} acc {:.4} {:.0} img/s {:.1}s",
-            m.epoch, m.loss, m.accuracy, m.images_per_s, m.seconds
+            m.epoch, m.loss, m.accuracy, t.images_per_s, t.seconds
         );
         history.push(m);
+        timing.push(t);
         let meta = CheckpointMeta {
             epochs_done: epoch + 1,
             step: opt.step,
             history: history.clone(),
+            timing: timing.clone(),
             ema_n_averaged: ema.as_ref().map(|e| e.n_averaged),
         };
         save_checkpoint(&ckpt, &vs, &opt, ema.as_ref(), &meta)?;
@@ -420,13 +456,17 @@ pub fn train(job: TrainJob) -> Result<Metrics, TrainError> {
         threads: job.threads,
         seed: cfg.seed,
         train_examples: loader.len(),
-        resumed_from_epoch: start,
         epochs: history,
         config: cfg.clone(),
         pretrained: init,
     };
     write_json(&job.out_dir.join("metrics.json"), &metrics)?;
-    Ok(metrics)
+    let timing = Timing {
+        resumed_from_epoch: start,
+        epochs: timing,
+    };
+    write_json(&job.out_dir.join(TIMING_FILE), &timing)?;
+    Ok(TrainOutcome { metrics, timing })
 }
 
 /// Images the normalisation statistics are measured on, drawn from the whole split.

@@ -86,6 +86,10 @@ pub struct Verification {
     pub files: Vec<FileCheck>,
     /// How many output files were identical.
     pub identical_files: usize,
+    /// Files the kind declares volatile (timings): the rerun wrote them, their content was not
+    /// compared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volatile_files: Vec<String>,
     /// Why the re-execution failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
@@ -139,6 +143,12 @@ impl Verification {
         let differing: Vec<String> = self.files.iter().map(FileCheck::describe).collect();
         if !differing.is_empty() {
             line.push_str(&format!(": {}", differing.join("; ")));
+        }
+        if !self.volatile_files.is_empty() && self.failure.is_none() {
+            line.push_str(&format!(
+                " ({} not compared: timings)",
+                self.volatile_files.join(", ")
+            ));
         }
         line
     }
@@ -206,6 +216,7 @@ mod tests {
             }],
             identical_files: 2,
             failure: None,
+            volatile_files: Vec::new(),
             checked_at: "2026-01-01T00:00:00.000Z".into(),
             host: "h".into(),
             duration_s: 1.0,

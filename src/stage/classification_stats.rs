@@ -112,8 +112,13 @@ fn predictions(name: &str, text: &str) -> Result<Vec<(u32, u32)>, StageError> {
         .collect()
 }
 
-/// The training cost in a train stage's `metrics.json`.
-fn training_cost(name: &str, m: &Value) -> Result<TrainingCost, StageError> {
+/// Where a train stage keeps its wall-clock (`crate::ml::train::TIMING_FILE`, which this kind
+/// cannot name: it builds without the `torch` feature).
+const TIMING_FILE: &str = "timing.json";
+
+/// The training cost in a train stage's `metrics.json`, with its wall-clock from
+/// `timing.json` (0 when the stage kept none).
+fn training_cost(name: &str, m: &Value, timing: Option<&Value>) -> Result<TrainingCost, StageError> {
     let epochs = m["epochs"].as_array().ok_or_else(|| {
         failed(format!(
             "input `{name}`: metrics.json has no `epochs` list (is it a train stage?)"
@@ -126,7 +131,10 @@ fn training_cost(name: &str, m: &Value) -> Result<TrainingCost, StageError> {
         params: m["params"].as_i64().unwrap_or_default(),
         epochs: epochs.len(),
         train_examples: u("train_examples"),
-        seconds: epochs.iter().filter_map(|e| e["seconds"].as_f64()).sum(),
+        seconds: timing
+            .and_then(|t| t["epochs"].as_array())
+            .map(|t| t.iter().filter_map(|e| e["seconds"].as_f64()).sum())
+            .unwrap_or_default(),
         device: s("device"),
         threads: u("threads"),
         final_train_accuracy: 100.0
@@ -227,7 +235,15 @@ impl StageKind for ClassificationStatsKind {
                     "metrics.json",
                     &read(&n, &d, "metrics.json", &mut seen)?,
                 )?;
-                Some(training_cost(&n, &m)?)
+                let timing = match d.join(TIMING_FILE).is_file() {
+                    true => Some(json(
+                        &n,
+                        TIMING_FILE,
+                        &read(&n, &d, TIMING_FILE, &mut seen)?,
+                    )?),
+                    false => None,
+                };
+                Some(training_cost(&n, &m, timing.as_ref())?)
             }
             None => None,
         };

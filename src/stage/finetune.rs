@@ -64,6 +64,11 @@ impl StageKind for Finetune {
         "finetune"
     }
 
+    /// `timing.json`: seconds and images/s per epoch, and where a resumed run started.
+    fn volatile_files(&self, _params: &Value) -> std::collections::BTreeSet<String> {
+        std::collections::BTreeSet::from([train::TIMING_FILE.to_string()])
+    }
+
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let (cfg, extra) = split(params)?;
         let mut v = serde_json::to_value(cfg).map_err(|e| e.to_string())?;

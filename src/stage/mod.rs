@@ -34,7 +34,7 @@ pub mod wordnet;
 pub use context::{StageContext, StageError};
 
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One kind of stage (`kind:` in pipeline.yaml).
 pub trait StageKind: Send + Sync {
@@ -79,6 +79,13 @@ pub trait StageKind: Send + Sync {
     /// other file must be identical byte for byte. A stage's `tolerance:` key adds to these.
     fn metric_files(&self, _params: &Value) -> BTreeMap<String, f64> {
         BTreeMap::new()
+    }
+
+    /// Output files that record how an execution went rather than what it computed
+    /// (wall-clock timings): `repro verify --rerun` checks that a rerun writes them too, but
+    /// not what they hold.
+    fn volatile_files(&self, _params: &Value) -> BTreeSet<String> {
+        BTreeSet::new()
     }
 
     /// Compute the outputs. Runs in a fresh process (`repro exec-stage`) whose stdout and

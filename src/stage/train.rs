@@ -128,6 +128,11 @@ impl StageKind for Train {
         "train"
     }
 
+    /// `timing.json`: seconds and images/s per epoch, and where a resumed run started.
+    fn volatile_files(&self, _params: &Value) -> std::collections::BTreeSet<String> {
+        std::collections::BTreeSet::from([train::TIMING_FILE.to_string()])
+    }
+
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
         let cfg = resolve_scaled(params)?;
         serde_json::to_value(cfg).map_err(|e| e.to_string())
