@@ -132,6 +132,9 @@ enum Cmd {
         /// Stage names or matrix base names (with --rerun).
         #[arg(requires = "rerun")]
         targets: Vec<String>,
+        /// Re-executions at a time (with --rerun; default: the machine's CPUs).
+        #[arg(short, long, requires = "rerun")]
+        jobs: Option<usize>,
     },
     /// Print a stage's log: running (live), failed (kept) or succeeded (from its record).
     Log(log::LogArgs),
@@ -510,11 +513,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             json,
             rerun: true,
             targets,
+            jobs,
         } => {
             let (pipeline, store) = load(&cli, &kinds)?;
             let engine = Engine::new(&pipeline, &store, &kinds);
             let exe = std::env::current_exe().context("locating the repro binary")?;
-            rerun::verify_rerun(&engine, targets, &exe, *json)
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            rerun::verify_rerun(&engine, targets, &exe, jobs, *json)
         }
         Cmd::Verify { json, .. } => {
             let store = Store::open(&cli.store)?;

@@ -7,7 +7,13 @@ use anyhow::Result;
 use std::path::Path;
 
 /// One line per stage as it is checked (stderr with `--json`, whose stdout is the list).
-pub fn verify_rerun(engine: &Engine, targets: &[String], exe: &Path, json: bool) -> Result<i32> {
+pub fn verify_rerun(
+    engine: &Engine,
+    targets: &[String],
+    exe: &Path,
+    jobs: usize,
+    json: bool,
+) -> Result<i32> {
     let line = |text: String| {
         if json {
             eprintln!("{text}");
@@ -15,7 +21,7 @@ pub fn verify_rerun(engine: &Engine, targets: &[String], exe: &Path, json: bool)
             println!("{text}");
         }
     };
-    let results = verify::rerun(engine, targets, exe, &mut |c| match c {
+    let results = verify::rerun(engine, targets, exe, jobs, &mut |c| match c {
         Checked::Verified(v) => line(format!(
             "{:<17} {} ({}, {:.1} s){}",
             v.verdict.as_str(),

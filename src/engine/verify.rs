@@ -10,13 +10,16 @@
 //! kept beside the record ([`Verification`]) and shown by `repro audit`.
 
 use super::executor::last_stderr_lines;
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, Kinds};
+use crate::pipeline::Pipeline;
 use crate::provenance::verification::{FileCheck, ValueDiff, Verdict, Verification, MAX_VALUES};
 use crate::provenance::ActionRecord;
 use crate::store::{Digest, Store};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -30,81 +33,131 @@ pub enum Checked {
     NotCached { stage: String, reasons: Vec<String> },
 }
 
-/// Re-execute the selected stages (the targets and what they need; all when none), in
-/// pipeline order, one at a time; `each` hears every outcome as it comes. `exe` is the repro
-/// binary that runs the workers.
+/// Re-execute the selected stages (the targets and what they need; all when none), `jobs` at
+/// a time (each in its own worker process); `each` hears every outcome as it comes, and the
+/// result lists them in pipeline order. `exe` is the repro binary that runs the workers.
 pub fn rerun(
     engine: &Engine,
     targets: &[String],
     exe: &Path,
-    each: &mut dyn FnMut(&Checked),
+    jobs: usize,
+    each: &mut (dyn FnMut(&Checked) + Send),
 ) -> Result<Vec<Checked>, EngineError> {
     let selection = engine
         .pipeline
         .select(targets)
         .map_err(EngineError::Target)?;
-    let mut out = Vec::new();
+    // What to check, in pipeline order: a record, or why there is none.
+    let mut todo: Vec<Result<ActionRecord, Checked>> = Vec::new();
     for status in engine.status(&selection)? {
-        let checked = match status.key.filter(|_| status.output.is_some()) {
-            None => Checked::NotCached {
+        todo.push(match status.key.filter(|_| status.output.is_some()) {
+            None => Err(Checked::NotCached {
                 stage: status.stage,
                 reasons: status.reasons,
-            },
-            Some(key) => match ActionRecord::load(engine.store, &key)? {
-                None => Checked::NotCached {
-                    stage: status.stage,
-                    reasons: vec!["its record vanished during the check".into()],
-                },
-                Some(record) => {
-                    let verification = check(engine, &record, exe)?;
-                    verification.save(engine.store)?;
-                    Checked::Verified(verification)
-                }
-            },
-        };
-        each(&checked);
-        out.push(checked);
+            }),
+            Some(key) => ActionRecord::load(engine.store, &key)?.ok_or(Checked::NotCached {
+                stage: status.stage,
+                reasons: vec!["its record vanished during the check".into()],
+            }),
+        });
     }
-    Ok(out)
+    let checker = Checker {
+        store: engine.store,
+        kinds: engine.kinds,
+        pipeline: engine.pipeline,
+        exe,
+    };
+    let results: Vec<Mutex<Option<Result<Checked, EngineError>>>> =
+        todo.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let each = Mutex::new(each);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, todo.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = todo.get(i) else { break };
+                let outcome = match item {
+                    Err(not_cached) => Ok(not_cached.clone()),
+                    Ok(record) => checker.check(record).and_then(|v| {
+                        v.save(checker.store)?;
+                        Ok(Checked::Verified(v))
+                    }),
+                };
+                if let Ok(c) = &outcome {
+                    (each.lock().unwrap_or_else(|e| e.into_inner()))(c);
+                }
+                let failed = outcome.is_err();
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+                if failed {
+                    // A store error ends the check: let the other workers run out.
+                    next.store(todo.len(), Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .filter_map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
 }
 
-/// Re-execute one action and compare.
-fn check(engine: &Engine, record: &ActionRecord, exe: &Path) -> Result<Verification, EngineError> {
-    let store = engine.store;
-    let scratch = store.work_dir().join("verify");
-    remove_earlier_scratch(&scratch, &record.key.to_string());
-    let dir = scratch.join(format!("{}.{:016x}", record.key, rand::random::<u64>()));
-    let store_root = std::path::absolute(store.root())
-        .map_err(|e| crate::store::StoreError::io(store.root(), e))?;
-    let clock = Instant::now();
-    let failure = run_worker(exe, &store_root, record, &engine.pipeline.root, &dir);
-    let duration_s = clock.elapsed().as_secs_f64();
-    let (verdict, files, identical_files) = match &failure {
-        Some(_) => (Verdict::Failed, Vec::new(), 0),
-        None => {
-            let tolerances = tolerances(engine, record);
-            let (files, identical) = compare(store, record, &dir.join("out"), &tolerances);
-            let verdict = files
-                .iter()
-                .map(|f| f.verdict)
-                .max()
-                .unwrap_or(Verdict::Identical);
-            (verdict, files, identical)
-        }
-    };
-    let _ = super::action::make_writable_and_remove(&dir);
-    Ok(Verification {
-        action: record.key,
-        stage: record.provenance.stage.clone(),
-        verdict,
-        files,
-        identical_files,
-        failure,
-        checked_at: crate::provenance::now(),
-        host: crate::provenance::host(),
-        duration_s,
-        repro_version: env!("CARGO_PKG_VERSION").to_string(),
-    })
+/// What a re-execution needs of the engine: the parts that can be shared between threads.
+struct Checker<'a> {
+    store: &'a Store,
+    kinds: &'a Kinds,
+    pipeline: &'a Pipeline,
+    exe: &'a Path,
+}
+
+impl Checker<'_> {
+    /// Re-execute one action and compare.
+    fn check(&self, record: &ActionRecord) -> Result<Verification, EngineError> {
+        let store = self.store;
+        let scratch = store.work_dir().join("verify");
+        remove_earlier_scratch(&scratch, &record.key.to_string());
+        let dir = scratch.join(format!("{}.{:016x}", record.key, rand::random::<u64>()));
+        let store_root = std::path::absolute(store.root())
+            .map_err(|e| crate::store::StoreError::io(store.root(), e))?;
+        let clock = Instant::now();
+        let failure = run_worker(self.exe, &store_root, record, &self.pipeline.root, &dir);
+        let duration_s = clock.elapsed().as_secs_f64();
+        let kind = self.kinds.get(&record.components.kind);
+        let params = &record.components.params;
+        let volatile = kind.map(|k| k.volatile_files(params)).unwrap_or_default();
+        let (verdict, files, identical_files) = match &failure {
+            Some(_) => (Verdict::Failed, Vec::new(), 0),
+            None => {
+                // Metric files and their tolerances: the kind's, then the stage's
+                // `tolerance:` (which wins).
+                let mut tolerances = kind.map(|k| k.metric_files(params)).unwrap_or_default();
+                if let Some(i) = self.pipeline.index(&record.provenance.stage) {
+                    tolerances.extend(self.pipeline.stages[i].tolerance.clone());
+                }
+                let (files, identical) =
+                    compare(store, record, &dir.join("out"), &tolerances, &volatile);
+                let verdict = files
+                    .iter()
+                    .map(|f| f.verdict)
+                    .max()
+                    .unwrap_or(Verdict::Identical);
+                (verdict, files, identical)
+            }
+        };
+        let _ = super::action::make_writable_and_remove(&dir);
+        Ok(Verification {
+            action: record.key,
+            stage: record.provenance.stage.clone(),
+            verdict,
+            files,
+            identical_files,
+            volatile_files: volatile.into_iter().collect(),
+            failure,
+            checked_at: crate::provenance::now(),
+            host: crate::provenance::host(),
+            duration_s,
+            repro_version: env!("CARGO_PKG_VERSION").to_string(),
+        })
+    }
 }
 
 /// Scratch folders an interrupted check of the same action left behind.
@@ -157,27 +210,14 @@ fn run_worker(
     }
 }
 
-/// Metric files of the record's stage and their tolerances: the kind's, then the stage's
-/// `tolerance:` (which wins).
-fn tolerances(engine: &Engine, record: &ActionRecord) -> BTreeMap<String, f64> {
-    let mut out = engine
-        .kinds
-        .get(&record.components.kind)
-        .map(|k| k.metric_files(&record.components.params))
-        .unwrap_or_default();
-    if let Some(i) = engine.pipeline.index(&record.provenance.stage) {
-        out.extend(engine.pipeline.stages[i].tolerance.clone());
-    }
-    out
-}
-
 /// Compare the re-executed folder `out` with the record: the files that are not identical,
-/// and how many are.
+/// and how many are. A `volatile` file only has to exist on both sides.
 pub fn compare(
     store: &Store,
     record: &ActionRecord,
     out: &Path,
     tolerances: &BTreeMap<String, f64>,
+    volatile: &BTreeSet<String>,
 ) -> (Vec<FileCheck>, usize) {
     let mut rerun = BTreeMap::new();
     let mut unreadable = Vec::new();
@@ -186,6 +226,9 @@ pub fn compare(
     let mut identical = 0;
     for entry in &record.files {
         let new = rerun.remove(&entry.path);
+        if new.is_some() && volatile.contains(&entry.path) {
+            continue;
+        }
         if new == Some(entry.digest) {
             identical += 1;
             continue;
