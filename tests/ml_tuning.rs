@@ -97,14 +97,17 @@ fn the_tuned_rate_is_the_grids_best_and_the_final_run_trains_at_it() {
         let name = run["run"].as_str().expect("run");
         let eval = json(export(&r, &format!("tune-evaluate@{name}")).join("eval.json"));
         assert_eq!(run["holdout_top1"], eval["top1"], "{name}");
+        assert_eq!(run["holdout_loss"], eval["loss"], "{name}");
     }
-    // The best hold-out accuracy; among equals (two runs at chance) the smaller rate.
+    // The best hold-out accuracy; among equals (two runs at chance) the lower hold-out loss,
+    // then the smaller rate.
     let num = |x: &Value, k: &str| x[k].as_f64().expect("number");
     let best = grid
         .iter()
         .max_by(|a, b| {
             num(a, "holdout_top1")
                 .total_cmp(&num(b, "holdout_top1"))
+                .then(num(b, "holdout_loss").total_cmp(&num(a, "holdout_loss")))
                 .then(num(b, "lr").total_cmp(&num(a, "lr")))
         })
         .expect("best");

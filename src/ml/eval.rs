@@ -12,7 +12,7 @@ use crate::data::loader::{Augment, Loader, LoaderConfig, Transform};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Reduction, Tensor};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvalReport {
@@ -22,6 +22,10 @@ pub struct EvalReport {
     pub n: usize,
     pub top1: f64,
     pub top5: f64,
+    /// Mean cross-entropy of the model's predictions (nats); `lr_choice` breaks ties in top-1
+    /// by it. 0 in reports written before it was kept.
+    #[serde(default)]
+    pub loss: f64,
     pub per_class_top1: Vec<f64>,
     /// Examples per class (a class with none has accuracy 0 and n 0).
     pub per_class_n: Vec<usize>,
@@ -108,6 +112,7 @@ pub fn evaluate(job: EvalJob) -> Result<(EvalReport, Vec<Prediction>), TrainErro
     let total = loader.batches_per_epoch() as u64;
     let k = nc.min(5) as i64;
     let mut preds = Vec::with_capacity(loader.len());
+    let mut loss_sum = 0.0;
     for (i, batch) in loader.epoch(0).enumerate() {
         let batch = batch?;
         let xs = card.normalization.to_input(
@@ -117,12 +122,14 @@ pub fn evaluate(job: EvalJob) -> Result<(EvalReport, Vec<Prediction>), TrainErro
             batch.channels,
             job.device,
         );
-        let top = tch::no_grad(|| {
-            net.forward_t(&xs, false)
-                .to_kind(Kind::Float)
-                .topk(k, -1, true, true)
-                .1
+        let labels: Vec<i64> = batch.labels.iter().map(|&l| i64::from(l)).collect();
+        let ys = Tensor::from_slice(&labels).to_device(job.device);
+        let (top, loss) = tch::no_grad(|| {
+            let logits = net.forward_t(&xs, false).to_kind(Kind::Float);
+            let loss = logits.cross_entropy_loss::<Tensor>(&ys, None, Reduction::Sum, -100, 0.0);
+            (logits.topk(k, -1, true, true).1, loss)
         });
+        loss_sum += loss.double_value(&[]);
         let top = top.to_device(Device::Cpu).to_kind(Kind::Int64);
         let len = batch.n * k as usize;
         let mut flat = vec![0i64; len];
@@ -154,6 +161,7 @@ pub fn evaluate(job: EvalJob) -> Result<(EvalReport, Vec<Prediction>), TrainErro
         n,
         top1: frac(preds.iter().filter(|p| p.top1).count(), n),
         top5: frac(preds.iter().filter(|p| p.top5).count(), n),
+        loss: if n == 0 { 0.0 } else { loss_sum / n as f64 },
         per_class_top1: hits
             .iter()
             .zip(&counts)

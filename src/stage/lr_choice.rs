@@ -12,7 +12,9 @@
 //! only: the split the study reports on is never looked at. The inputs are whole matrix stages;
 //! this cell's runs are the members named `<stage>@<cell>-<grid value>`, and a training run and
 //! its evaluation pair up by that name after the `@`. The choice is the run with the highest
-//! hold-out top-1; a tie goes to the smaller learning rate.
+//! hold-out top-1; a tie goes to the lower hold-out loss, then to the smaller learning rate.
+//! (Runs that all predict the majority class tie exactly in top-1, and their loss still says
+//! which rate started to learn.)
 //!
 //! Output: `lr.json` — the chosen `lr`, its hold-out accuracy and the whole grid. A `train`
 //! stage with this stage among its inputs trains at the chosen rate. Because every member's
@@ -40,6 +42,8 @@ pub struct GridRun {
     pub run: String,
     pub lr: f64,
     pub holdout_top1: f64,
+    /// Mean cross-entropy on the held-out part.
+    pub holdout_loss: f64,
 }
 
 /// `lr.json`.
@@ -53,14 +57,19 @@ pub struct LrChoiceFile {
     pub rule: String,
 }
 
-/// The highest hold-out top-1; among equals the smaller learning rate (the safer one).
+/// The highest hold-out top-1; among equals the lower hold-out loss, then the smaller
+/// learning rate (the safer one).
 fn choose(grid: &[GridRun]) -> Option<&GridRun> {
     grid.iter().max_by(|a, b| {
         a.holdout_top1
             .total_cmp(&b.holdout_top1)
+            .then(b.holdout_loss.total_cmp(&a.holdout_loss))
             .then(b.lr.total_cmp(&a.lr))
     })
 }
+
+const RULE: &str =
+    "highest hold-out top-1; ties go to the lower hold-out loss, then the smaller learning rate";
 
 fn read_json(path: &Path) -> Result<serde_json::Value, StageError> {
     let bytes =
@@ -84,7 +93,7 @@ impl StageKind for LrChoice {
         let prefix = format!("{}-", p.cell);
         // run name → (lr and model from training, top-1 from evaluation)
         let mut lrs: BTreeMap<String, (f64, String)> = BTreeMap::new();
-        let mut accs: BTreeMap<String, f64> = BTreeMap::new();
+        let mut scores: BTreeMap<String, (f64, f64)> = BTreeMap::new();
         for (name, dir) in &ctx.inputs {
             let Some(run) = name.split_once('@').map(|(_, r)| r) else {
                 continue;
@@ -101,16 +110,18 @@ impl StageKind for LrChoice {
                 lrs.insert(run.to_string(), (lr, model));
             } else if dir.join("eval.json").is_file() {
                 let e = read_json(&dir.join("eval.json"))?;
-                let top1 = e["top1"].as_f64().ok_or_else(|| {
-                    StageError::Failed(format!("input `{name}`: eval.json has no top1"))
-                })?;
-                accs.insert(run.to_string(), top1);
+                let number = |field: &str| {
+                    e[field].as_f64().ok_or_else(|| {
+                        StageError::Failed(format!("input `{name}`: eval.json has no {field}"))
+                    })
+                };
+                scores.insert(run.to_string(), (number("top1")?, number("loss")?));
             }
         }
         let mut grid = Vec::new();
         let mut models = Vec::new();
         for (run, (lr, model)) in &lrs {
-            let holdout_top1 = *accs.get(run).ok_or_else(|| {
+            let (holdout_top1, holdout_loss) = *scores.get(run).ok_or_else(|| {
                 StageError::Params(format!(
                     "tuning run `{run}` was trained but has no evaluation among the inputs; \
                      add the evaluate stage of the grid to `inputs:`"
@@ -121,6 +132,7 @@ impl StageKind for LrChoice {
                 run: run.clone(),
                 lr: *lr,
                 holdout_top1,
+                holdout_loss,
             });
         }
         models.sort();
@@ -147,7 +159,7 @@ impl StageKind for LrChoice {
             lr: best.lr,
             holdout_top1: best.holdout_top1,
             grid,
-            rule: "highest hold-out top-1; ties go to the smaller learning rate".into(),
+            rule: RULE.into(),
         };
         let json =
             serde_json::to_vec_pretty(&out).map_err(|e| StageError::Failed(e.to_string()))?;
@@ -160,19 +172,23 @@ impl StageKind for LrChoice {
 mod tests {
     use super::*;
 
-    fn run(lr: f64, acc: f64) -> GridRun {
+    fn run(lr: f64, acc: f64, loss: f64) -> GridRun {
         GridRun {
             run: format!("m-d-{lr}"),
             lr,
             holdout_top1: acc,
+            holdout_loss: loss,
         }
     }
 
     #[test]
-    fn best_accuracy_wins_and_ties_go_low() {
-        let g = [run(0.01, 0.3), run(0.04, 0.5), run(0.16, 0.4)];
+    fn best_accuracy_wins_then_lower_loss_then_lower_rate() {
+        let g = [run(0.01, 0.3, 2.0), run(0.04, 0.5, 2.0), run(0.16, 0.4, 1.0)];
         assert_eq!(choose(&g).map(|r| r.lr), Some(0.04));
-        let tie = [run(0.01, 0.5), run(0.04, 0.5), run(0.16, 0.2)];
+        // All at the majority rate: the rate whose loss fell furthest.
+        let chance = [run(0.01, 0.09, 2.94), run(0.04, 0.09, 2.85), run(0.16, 0.09, 2.90)];
+        assert_eq!(choose(&chance).map(|r| r.lr), Some(0.04));
+        let tie = [run(0.01, 0.5, 1.0), run(0.04, 0.5, 1.0), run(0.16, 0.2, 1.0)];
         assert_eq!(choose(&tie).map(|r| r.lr), Some(0.01));
         assert!(choose(&[]).is_none());
     }
