@@ -53,6 +53,25 @@ fn choose(labels: &[u32], classes: usize, size: usize, seed: u64) -> Result<Vec<
     Ok(keep)
 }
 
+/// The one input of a kind that copies records out of a dataset (`dataset_subset`,
+/// `holdout_split`), opened, and a writer of a dataset like it (name, shape, classes, storage)
+/// into the stage's output folder.
+pub(super) fn copy_source(ctx: &StageContext) -> Result<(Dataset, DatasetWriter), StageError> {
+    let [(name, dir)] = ctx.inputs.iter().collect::<Vec<_>>()[..] else {
+        return Err(StageError::Params(format!(
+            "`{}` takes exactly one input, the dataset",
+            ctx.stage
+        )));
+    };
+    let ds = Dataset::open(dir).map_err(|e| StageError::Failed(format!("input `{name}`: {e}")))?;
+    let meta = &ds.meta;
+    let shape = (meta.height, meta.width, meta.channels);
+    let w = DatasetWriter::create(&ctx.out_dir, &meta.name, shape, meta.classes.clone())
+        .map_err(|e| StageError::Failed(e.to_string()))?
+        .with_storage(meta.storage, meta.height);
+    Ok((ds, w))
+}
+
 impl StageKind for DatasetSubset {
     fn name(&self) -> &'static str {
         "dataset_subset"
@@ -65,23 +84,12 @@ impl StageKind for DatasetSubset {
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
         let p: Params = ctx.params()?;
-        let [(name, dir)] = ctx.inputs.iter().collect::<Vec<_>>()[..] else {
-            return Err(StageError::Params(format!(
-                "`{}` takes exactly one input, the dataset",
-                ctx.stage
-            )));
-        };
-        let ds =
-            Dataset::open(dir).map_err(|e| StageError::Failed(format!("input `{name}`: {e}")))?;
+        let (ds, mut w) = copy_source(ctx)?;
         let meta = &ds.meta;
         for split in p.sizes.keys() {
             ds.split_meta(split)
                 .map_err(|e| StageError::Params(e.to_string()))?;
         }
-        let shape = (meta.height, meta.width, meta.channels);
-        let mut w = DatasetWriter::create(&ctx.out_dir, &meta.name, shape, meta.classes.clone())
-            .map_err(|e| StageError::Failed(e.to_string()))?
-            .with_storage(meta.storage, meta.height);
         for split in meta.splits.keys() {
             let reader = ds
                 .reader(split)

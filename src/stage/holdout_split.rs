@@ -13,7 +13,6 @@
 //! tuning dataset may see them.
 
 use super::{StageContext, StageError, StageKind};
-use crate::data::dataset::{Dataset, DatasetWriter};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -78,24 +77,13 @@ impl StageKind for HoldoutSplit {
 
     fn run(&self, ctx: &mut StageContext) -> Result<(), StageError> {
         let p: Params = ctx.params()?;
-        let [(name, dir)] = ctx.inputs.iter().collect::<Vec<_>>()[..] else {
-            return Err(StageError::Params(format!(
-                "`{}` takes exactly one input, the dataset",
-                ctx.stage
-            )));
-        };
-        let ds =
-            Dataset::open(dir).map_err(|e| StageError::Failed(format!("input `{name}`: {e}")))?;
+        let (ds, mut w) = super::dataset_subset::copy_source(ctx)?;
         let meta = &ds.meta;
         // Records are copied as stored (any storage), in the input's order.
         let reader = ds
             .reader(&p.from)
             .map_err(|e| StageError::Params(e.to_string()))?;
         let hold = held_out(reader.labels(), meta.num_classes(), p.fraction, p.seed);
-        let shape = (meta.height, meta.width, meta.channels);
-        let mut w = DatasetWriter::create(&ctx.out_dir, &meta.name, shape, meta.classes.clone())
-            .map_err(|e| StageError::Failed(e.to_string()))?
-            .with_storage(meta.storage, meta.height);
         ctx.progress(0, hold.len() as u64, "splitting");
         for (i, &h) in hold.iter().enumerate() {
             let split = if h { "val" } else { "train" };

@@ -91,23 +91,12 @@ fn standard_space(op: Op, w: u32, h: u32) -> Range {
     }
 }
 
-/// The ops TrivialAugmentWide and RandAugment draw from (all but Invert).
-const UNIFORM_OPS: [Op; 14] = [
-    Op::Identity,
-    Op::ShearX,
-    Op::ShearY,
-    Op::TranslateX,
-    Op::TranslateY,
-    Op::Rotate,
-    Op::Brightness,
-    Op::Color,
-    Op::Contrast,
-    Op::Sharpness,
-    Op::Posterize,
-    Op::Solarize,
-    Op::AutoContrast,
-    Op::Equalize,
-];
+/// The ops TrivialAugmentWide and RandAugment draw from, in torchvision's order: all but
+/// Invert, which [`Op::ALL`] lists last.
+const UNIFORM_OPS: &[Op] = match Op::ALL.split_last() {
+    Some((Op::Invert, rest)) => rest,
+    _ => panic!("Op::ALL must end with Invert"),
+};
 
 type SubPolicy = [(Op, f64, usize); 2];
 
