@@ -14,7 +14,7 @@
 //!   `batches.meta.txt`.
 
 use super::dataset::{
-    decode_jpeg, ClassInfo, DatasetMeta, DatasetWriter, Pixels, Storage, IMPORT_SEED,
+    decode_jpeg, ClassInfo, DatasetError, DatasetMeta, DatasetWriter, Pixels, Storage, IMPORT_SEED,
 };
 use super::error::{require, BadCounter, DataError};
 use super::imageops::{fit, flatten_on_white, Shape};
@@ -44,6 +44,27 @@ pub enum ImportSize {
     },
 }
 
+impl ImportSize {
+    /// The writer of a dataset sized this way (`fixed`, or `jpeg`/`raw` bounded by
+    /// `short_side`): one code path for every stage that writes decoded images.
+    pub fn writer(
+        self,
+        out: &Path,
+        name: &str,
+        classes: Vec<ClassInfo>,
+    ) -> Result<DatasetWriter, DatasetError> {
+        Ok(match self {
+            ImportSize::Fixed(shape) => DatasetWriter::create(out, name, shape.tuple(), classes)?,
+            ImportSize::ShortSide {
+                short_side,
+                channels,
+                storage,
+            } => DatasetWriter::create(out, name, (short_side, short_side, channels), classes)?
+                .with_storage(storage, short_side),
+        })
+    }
+}
+
 fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| DataError::io(dir, e))?
@@ -61,15 +82,20 @@ fn is_image(p: &Path) -> bool {
 /// Decode any image file to RGB (alpha composited on white) or gray; JPEGs with zune-jpeg.
 pub fn decode_file(path: &Path, channels: u32) -> Result<Pixels, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    decode_bytes(&bytes, channels).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Decode an encoded image (JPEG, PNG, …) to RGB (alpha composited on white) or gray, at its
+/// own size.
+pub fn decode_bytes(bytes: &[u8], channels: u32) -> Result<Pixels, String> {
     let is_jpeg = bytes.starts_with(&[0xFF, 0xD8]);
     if is_jpeg {
-        if let Ok(px) = decode_jpeg(&bytes, channels) {
+        if let Ok(px) = decode_jpeg(bytes, channels) {
             return Ok(px);
         }
     }
     // PNG, and the rare JPEG zune-jpeg refuses (the image crate decodes more variants).
-    let img = image::load_from_memory(&bytes)
-        .map_err(|e| format!("{}: undecodable ({e})", path.display()))?;
+    let img = image::load_from_memory(bytes).map_err(|e| format!("undecodable ({e})"))?;
     let rgb = if img.color().has_alpha() {
         flatten_on_white(&img.to_rgba8())
     } else {
@@ -182,15 +208,7 @@ pub fn import_imagefolder(
             gloss: String::new(),
         })
         .collect();
-    let mut w = match opt.size {
-        ImportSize::Fixed(shape) => DatasetWriter::create(out, &opt.name, shape.tuple(), classes)?,
-        ImportSize::ShortSide {
-            short_side,
-            channels,
-            storage,
-        } => DatasetWriter::create(out, &opt.name, (short_side, short_side, channels), classes)?
-            .with_storage(storage, short_side),
-    };
+    let mut w = opt.size.writer(out, &opt.name, classes)?;
     let mut bad = BadCounter::new(root, opt.max_bad);
     for split in ["train", "val"] {
         let split_dir = root.join(split);
