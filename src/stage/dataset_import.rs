@@ -21,7 +21,8 @@
 //! ImageFolder takes either `short_side` (aspect ratio kept, shorter side bounded, stored as
 //! `storage: jpeg` at `quality`, default 95, or `raw`; for ImageNet-scale data) or `resolution`
 //! (every image squashed to it, stored decoded; for small images). Its validation split may be
-//! ImageNet's flat folder with `LOC_val_solution.csv` (see [`crate::data::imagefolder`]);
+//! ImageNet's flat folder with `LOC_val_solution.csv` or the devkit's ground truth and
+//! `meta.mat` (see [`crate::data::imagefolder`]);
 //! `val_labels` names the label file when it is not in the root. The official test sets become
 //! the `val` split. Every split is written in a seeded permutation (`seed`).
 
