@@ -88,6 +88,11 @@ fn d_bad() -> usize {
     200
 }
 
+const BOTH: &str = "give one of `short_side: N` (aspect kept, e.g. 256 at paper scale) or \
+                    `resolution: [H, W]` (squashed, for the mini profile)";
+const STORAGE_ALONE: &str = "`storage` and `quality` apply with `short_side` only \
+                             (`resolution` stores fixed-size images)";
+
 fn failed(e: impl std::fmt::Display) -> StageError {
     StageError::Failed(e.to_string())
 }
@@ -104,11 +109,11 @@ impl StageKind for ImagenotBuild {
         }
         if p.short_side.is_some() {
             if params.get("resolution").is_some() {
-                return Err("give one of `short_side: N` (aspect kept, e.g. 256 at paper scale) or `resolution: [H, W]` (squashed, for the mini profile)".into());
+                return Err(BOTH.into());
             }
             storage_defaults(&mut p.storage, &mut p.quality);
         } else if p.storage.is_some() || p.quality.is_some() {
-            return Err("`storage` and `quality` apply with `short_side` only (`resolution` stores fixed-size images)".into());
+            return Err(STORAGE_ALONE.into());
         }
         if p.channels != 1 && p.channels != 3 {
             return Err("`channels` must be 1 or 3".into());
@@ -129,12 +134,14 @@ impl StageKind for ImagenotBuild {
             .cloned();
         let download = p.download.as_deref().map(|d| resolve(&ctx.repo_root, d));
         let (summary, rows) = read_selection(&sel_dir).map_err(failed)?;
+        let [height, width] = p.resolution;
+        let size = match p.short_side {
+            Some(s) => short_side_size(s, p.channels, p.storage.as_deref(), p.quality),
+            None => ImportSize::Fixed(Shape::new(height, width, p.channels)),
+        };
         let opt = OutputOptions {
             name: p.name.clone(),
-            size: match p.short_side {
-                Some(s) => short_side_size(s, p.channels, p.storage.as_deref(), p.quality),
-                None => ImportSize::Fixed(Shape::new(p.resolution[0], p.resolution[1], p.channels)),
-            },
+            size,
             per_class: p.per_class,
             min_per_class: p.min_per_class,
             val_fraction: p.val_fraction,
