@@ -643,6 +643,7 @@ mod tests {
         let labels = read_val_labels(&truth).expect("labels");
         assert_eq!(labels["ILSVRC2012_val_00000001"], "n02119789");
         assert_eq!(labels["ILSVRC2012_val_00000002"], "n01440764");
+        let out = tempfile::tempdir().expect("tmp");
         import_imagefolder(root.path(), out.path(), &opt).expect("import");
         let ds = super::super::dataset::Dataset::open(out.path()).expect("open");
         let mut got = ds.reader("val").expect("val").labels().to_vec();
