@@ -339,3 +339,58 @@ fn short_training_learns_and_stages_write_their_contract() {
         "predictions.csv agrees with eval.json"
     );
 }
+
+/// Gradient accumulation: two micro-batches of 16 then one optimizer step give the weights one
+/// step on a batch of 32 gives, on the same 32 examples (ViT: layer norm only, no batch
+/// statistics, dropout 0; no augmentation, so only the batching differs).
+#[test]
+fn accumulated_micro_batches_equal_one_large_batch() {
+    let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut w = DatasetWriter::create(
+        &tmp.path().join("ds"),
+        "rgb-noise",
+        (16, 16, 3),
+        fashion_mnist_classes(),
+    )
+    .expect("create");
+    let mut x = 12345u32;
+    for i in 0..32u32 {
+        let px: Vec<u8> = (0..16 * 16 * 3)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 16) as u8
+            })
+            .collect();
+        w.push("train", &px, i % 10).expect("push");
+    }
+    w.finish().expect("finish");
+    let ds = Dataset::open(&tmp.path().join("ds")).expect("open");
+    let cfg = |batch: usize, k: u32| {
+        TrainConfig::resolve(&json!({
+            "model": "vit_b_16", "epochs": 1, "batch_size": batch, "accumulate_steps": k,
+            "seed": 3, "workers": 1, "hflip": false, "crop_padding": 0,
+        }))
+        .expect("config")
+    };
+    let weights = |name: &str, c: &TrainConfig| {
+        let out = tmp.path().join(name);
+        let mut host = FileHost {
+            ckpt: tmp.path().join(format!("{name}.ckpt")),
+        };
+        run(&ds, c, &out, &mut host, None).expect("train");
+        Tensor::read_safetensors(out.join("model.safetensors")).expect("weights")
+    };
+    let (one, two) = (weights("one", &cfg(32, 1)), weights("two", &cfg(16, 2)));
+    // Not vacuous: two steps of 16 (no accumulation) land elsewhere.
+    let steps = weights("steps", &cfg(16, 1));
+    assert_eq!(one.len(), two.len());
+    let mut apart = 0.0f64;
+    for (((na, a), (nb, b)), (_, c)) in one.iter().zip(&two).zip(&steps) {
+        assert_eq!(na, nb);
+        let d = (a - b).abs().max().double_value(&[]);
+        assert!(d < 1e-5, "{na}: differs by {d}");
+        apart = apart.max((b - c).abs().max().double_value(&[]));
+    }
+    assert!(apart > 1e-4, "accumulating changes the result ({apart})");
+}

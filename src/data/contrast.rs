@@ -5,15 +5,22 @@
 //! after its dataset. Every split holds the same number of images per class (by default the
 //! smaller dataset's count), drawn by a seeded uniform sample without replacement from each
 //! source split and written alternately a, b, a, b… in source order, so any window of the
-//! loader's shuffle sees both classes and no source is ever held in memory whole. Both sources
-//! must already have the same resolution and channels: the stage only selects and never
-//! resizes, so the classifier sees both through the same preprocessing and cannot win on shape.
+//! loader's shuffle sees both classes and no source is ever held in memory whole. Two `fixed`
+//! sources must already have the same resolution and channels: the stage then only selects and
+//! copies bytes, so the classifier sees both through the same preprocessing and cannot win on
+//! shape. Sources stored at their own size (`jpeg`/`raw`, e.g. ImageNet and ImageNot at paper
+//! scale) need `size: N`: every image of both is decoded, its shorter side resized to N and its
+//! centre N×N cropped (the evaluation transform), so neither aspect ratio nor size tells them
+//! apart; the contrast is written `fixed` at N×N.
 //!
 //! Besides the dataset, the builder writes `contrast.json` (the sources, their content digests,
 //! counts taken per split, seed) and `sources.tsv` (for every image: split, index, label, source
 //! input, index in the source split), so every image traces back to the one it came from.
 
-use super::dataset::{ClassInfo, Dataset, DatasetError, DatasetMeta, DatasetWriter};
+use super::dataset::{
+    ClassInfo, Dataset, DatasetError, DatasetMeta, DatasetWriter, Pixels, SplitReader,
+};
+use super::transform::{eval_sample, EvalTransform, Interpolation};
 use crate::store::digest::Hasher;
 use rand::seq::index::sample;
 use rand::SeedableRng;
@@ -67,6 +74,22 @@ pub enum ContrastError {
         b: String,
         sb: String,
     },
+    #[error(
+        "`{input}` keeps each image at its own size (storage {storage}); give `size: N` (e.g. \
+         224) to resize the shorter side of every image of both datasets to N and crop the \
+         centre N×N"
+    )]
+    NeedsSize { input: String, storage: String },
+    #[error(
+        "datasets differ in channels: `{a}` has {ca}, `{b}` has {cb}; import both with one \
+         `channels:`"
+    )]
+    Channels {
+        a: String,
+        ca: u32,
+        b: String,
+        cb: u32,
+    },
     #[error("`{a}` and `{b}`: the contrast needs two different inputs")]
     Same { a: String, b: String },
     #[error("input `{input}`: {source}")]
@@ -90,6 +113,9 @@ pub struct ContrastOptions {
     /// takes the smaller dataset's count.
     pub per_class: BTreeMap<String, usize>,
     pub seed: u64,
+    /// Some(N): every image resized (shorter side) and centre-cropped to N×N; needed when a
+    /// source is stored at its own size. None: `fixed` sources copied as they are.
+    pub size: Option<u32>,
 }
 
 /// `contrast.json`.
@@ -116,7 +142,8 @@ pub struct SourceInfo {
     /// The dataset's own name (`dataset.json`), which is the class name.
     pub dataset: String,
     /// sha256 over the source's `dataset.json` and then, split by split, each shard's `.u8`
-    /// and `.labels` bytes of the splits used: which images the class was drawn from.
+    /// (`.rec` and `.idx` for jpeg/raw) and `.labels` bytes of the splits used: which images
+    /// the class was drawn from.
     pub content_sha256: String,
     /// Images available per split in the source.
     pub available: BTreeMap<String, usize>,
@@ -147,15 +174,30 @@ struct Picker<'a> {
     split: String,
     chosen: std::vec::IntoIter<usize>,
     shard: usize,
-    /// Global index of the first image of the loaded shard, and the shard's images.
+    /// Global index of the first image of the loaded shard, and the shard's images (`fixed`
+    /// sources; others are read record by record through `reader`).
     start: usize,
     images: Vec<u8>,
     count: usize,
+    reader: Option<SplitReader>,
 }
 
 impl<'a> Picker<'a> {
-    fn new(side: &'a Side<'a>, split: &str, chosen: Vec<usize>) -> Picker<'a> {
-        Picker {
+    fn new(
+        side: &'a Side<'a>,
+        split: &str,
+        chosen: Vec<usize>,
+    ) -> Result<Picker<'a>, ContrastError> {
+        let ds = side.dataset;
+        let reader = if ds.meta.storage.is_fixed() {
+            None
+        } else {
+            Some(ds.reader(split).map_err(|source| ContrastError::Dataset {
+                input: side.input.to_string(),
+                source,
+            })?)
+        };
+        Ok(Picker {
             side,
             split: split.to_string(),
             chosen: chosen.into_iter(),
@@ -163,39 +205,64 @@ impl<'a> Picker<'a> {
             start: 0,
             images: Vec::new(),
             count: 0,
+            reader,
+        })
+    }
+
+    fn err(&self) -> impl Fn(DatasetError) -> ContrastError + '_ {
+        |source| ContrastError::Dataset {
+            input: self.side.input.to_string(),
+            source,
         }
     }
 
     /// The next chosen image and its index in the source split.
-    fn next(&mut self, hasher: &mut Hasher) -> Result<Option<(usize, &[u8])>, ContrastError> {
+    fn next(&mut self, hasher: &mut Hasher) -> Result<Option<(usize, Pixels)>, ContrastError> {
         let Some(i) = self.chosen.next() else {
             return Ok(None);
         };
         while i >= self.start + self.count {
             self.load(hasher)?;
         }
-        let b = self.side.dataset.meta.image_bytes();
+        if let Some(r) = &self.reader {
+            return Ok(Some((i, r.read(i).map_err(self.err())?)));
+        }
+        let m = &self.side.dataset.meta;
+        let b = m.image_bytes();
         let at = (i - self.start) * b;
-        Ok(Some((i, &self.images[at..at + b])))
+        let px = Pixels {
+            height: m.height,
+            width: m.width,
+            channels: m.channels,
+            data: self.images[at..at + b].to_vec(),
+        };
+        Ok(Some((i, px)))
     }
 
     fn load(&mut self, hasher: &mut Hasher) -> Result<(), ContrastError> {
-        let err = |source| ContrastError::Dataset {
-            input: self.side.input.to_string(),
-            source,
+        let ds = self.side.dataset;
+        let count = if self.reader.is_some() {
+            // Hash the shard's files as stored; the chosen records are read one by one.
+            let sm = ds.split_meta(&self.split).map_err(self.err())?;
+            let stem = &sm.shards[self.shard];
+            for ext in ["rec", "idx", "labels"] {
+                let path = ds.dir.join(format!("{stem}.{ext}"));
+                let bytes = std::fs::read(&path)
+                    .map_err(|source| (self.err())(DatasetError::Io { path, source }))?;
+                hasher.update(&bytes);
+            }
+            sm.shard_sizes[self.shard]
+        } else {
+            let (images, labels) = ds.read_shard(&self.split, self.shard).map_err(self.err())?;
+            hasher.update(&images);
+            for l in &labels {
+                hasher.update(&l.to_le_bytes());
+            }
+            self.images = images;
+            labels.len()
         };
-        let (images, labels) = self
-            .side
-            .dataset
-            .read_shard(&self.split, self.shard)
-            .map_err(err)?;
-        hasher.update(&images);
-        for l in &labels {
-            hasher.update(&l.to_le_bytes());
-        }
         self.start += self.count;
-        self.count = labels.len();
-        self.images = images;
+        self.count = count;
         self.shard += 1;
         Ok(())
     }
@@ -296,7 +363,27 @@ pub fn build_contrast(
         });
     }
     let (ma, mb) = (&a.dataset.meta, &b.dataset.meta);
-    if (ma.height, ma.width, ma.channels) != (mb.height, mb.width, mb.channels) {
+    if let Some(s) = [a, b]
+        .into_iter()
+        .find(|s| opt.size.is_none() && !s.dataset.meta.storage.is_fixed())
+    {
+        let storage = serde_json::to_value(s.dataset.meta.storage).unwrap_or_default();
+        return Err(ContrastError::NeedsSize {
+            input: s.input.into(),
+            storage: storage["kind"].as_str().unwrap_or("?").into(),
+        });
+    }
+    if opt.size.is_some() && ma.channels != mb.channels {
+        return Err(ContrastError::Channels {
+            a: a.input.into(),
+            ca: ma.channels,
+            b: b.input.into(),
+            cb: mb.channels,
+        });
+    }
+    if opt.size.is_none()
+        && (ma.height, ma.width, ma.channels) != (mb.height, mb.width, mb.channels)
+    {
         return Err(ContrastError::Shape {
             a: a.input.into(),
             sa: shape(ma),
@@ -324,7 +411,13 @@ pub fn build_contrast(
             ),
         })
         .collect();
-    let mut w = DatasetWriter::create(out, &opt.name, (ma.height, ma.width, ma.channels), classes)
+    let (height, width) = opt.size.map_or((ma.height, ma.width), |n| (n, n));
+    let resize = opt.size.map(|n| EvalTransform {
+        resize: n,
+        crop: n,
+        interpolation: Interpolation::Bilinear,
+    });
+    let mut w = DatasetWriter::create(out, &opt.name, (height, width, ma.channels), classes)
         .map_err(ContrastError::Output)?;
     let mut hashers = Vec::new();
     for s in sides {
@@ -347,14 +440,18 @@ pub fn build_contrast(
                 let n = s.dataset.split_meta(split).map_or(0, |m| m.n);
                 Picker::new(s, split, choose(n, k, opt.seed, split, c as u64))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let mut index = 0usize;
         for j in 0..k {
             for (c, p) in pickers.iter_mut().enumerate() {
                 let (src, img) = p.next(&mut hashers[c])?.ok_or_else(|| {
                     std::io::Error::other(format!("sample of split `{split}` ended early"))
                 })?;
-                w.push(split, img, c as u32)
+                let img = match &resize {
+                    Some(t) => eval_sample(&img, t),
+                    None => img,
+                };
+                w.push(split, &img.data, c as u32)
                     .map_err(ContrastError::Output)?;
                 let _ = writeln!(tsv, "{split}\t{index}\t{c}\t{}\t{src}", sides[c].input);
                 index += 1;
@@ -372,8 +469,8 @@ pub fn build_contrast(
     let summary = ContrastSummary {
         name: opt.name.clone(),
         seed: opt.seed,
-        height: ma.height,
-        width: ma.width,
+        height,
+        width,
         channels: ma.channels,
         per_class: per_class.clone(),
         classes: sides
@@ -401,6 +498,7 @@ pub fn build_contrast(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::dataset::Storage;
 
     /// A dataset named `name` of `h`×`w`×`c` images; image i of a split has every byte
     /// `base + i` (mod 256), so a written image says which source image it was.
@@ -435,6 +533,7 @@ mod tests {
             name: "a-vs-b".into(),
             per_class: per_class.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
             seed,
+            size: None,
         }
     }
 
@@ -606,6 +705,94 @@ mod tests {
         );
         assert!(e.contains("resolution:") && e.contains("channels:"), "{e}");
         assert!(!t.out.join("dataset.json").exists());
+    }
+
+    /// A `jpeg` dataset of `n` val images of varying aspect, every byte of image i near
+    /// `base + 10 i`.
+    fn jpeg_toy(dir: &Path, n: usize, base: u8) {
+        let classes = vec![ClassInfo {
+            wnid: "x".into(),
+            lemma: "x".into(),
+            gloss: String::new(),
+        }];
+        let mut wr = DatasetWriter::create(dir, "web", (16, 16, 3), classes)
+            .expect("writer")
+            .with_storage(Storage::Jpeg { quality: 95 }, 16)
+            .with_shard_images(4);
+        for i in 0..n {
+            let (height, width) = if i % 2 == 0 { (16, 24) } else { (20, 16) };
+            let px = Pixels {
+                height,
+                width,
+                channels: 3,
+                data: vec![base + 10 * i as u8; (height * width * 3) as usize],
+            };
+            wr.push_pixels("val", &px, 0).expect("push");
+        }
+        wr.finish().expect("finish");
+    }
+
+    #[test]
+    fn jpeg_sources_are_resized_and_centre_cropped_to_size() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (da, db) = (tmp.path().join("a"), tmp.path().join("b"));
+        toy(&da, "alpha", (8, 8, 3), &[("val", 12)], 0);
+        jpeg_toy(&db, 12, 20);
+        let (a, b) = (
+            Dataset::open(&da).expect("a"),
+            Dataset::open(&db).expect("b"),
+        );
+        let (sa, sb) = (
+            Side {
+                input: "fixed",
+                dataset: &a,
+            },
+            Side {
+                input: "web",
+                dataset: &b,
+            },
+        );
+        let out = tmp.path().join("out");
+        let e = build_contrast(&sa, &sb, &opts(&[], 0), &out, |_, _, _| {})
+            .expect_err("needs a size")
+            .to_string();
+        assert!(
+            e.contains("`web`") && e.contains("storage jpeg") && e.contains("size: N"),
+            "{e}"
+        );
+        let o = ContrastOptions {
+            size: Some(8),
+            ..opts(&[], 0)
+        };
+        let s = build_contrast(&sa, &sb, &o, &out, |_, _, _| {}).expect("builds");
+        assert_eq!((s.height, s.width, s.channels), (8, 8, 3));
+        let ds = Dataset::open(&out).expect("open");
+        assert!(ds.meta.storage.is_fixed());
+        let val = ds.load_split("val").expect("val");
+        assert_eq!(val.n, 24);
+        let tsv = std::fs::read_to_string(out.join("sources.tsv")).expect("tsv");
+        for line in tsv.lines().skip(1) {
+            let f: Vec<&str> = line.split('\t').collect();
+            let (i, label, src): (usize, u32, usize) = (
+                f[1].parse().expect("index"),
+                f[2].parse().expect("label"),
+                f[4].parse().expect("source index"),
+            );
+            let img = &val.images[i * 192..(i + 1) * 192];
+            if label == 0 {
+                // Already 8×8: the transform leaves a fixed image as it is.
+                assert!(img.iter().all(|&v| v == src as u8), "fixed image {src}");
+            } else {
+                // Flat colour survives JPEG and resizing within a few levels.
+                let want = i32::from(20 + 10 * src as u8);
+                assert!(
+                    img.iter().all(|&v| (i32::from(v) - want).abs() <= 3),
+                    "jpeg image {src}"
+                );
+            }
+        }
+        // The digest covers the jpeg source's records and index.
+        assert_eq!(s.classes[1].content_sha256.len(), 64);
     }
 
     #[test]

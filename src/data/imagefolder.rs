@@ -4,8 +4,10 @@
 //! - ImageFolder: `ROOT/train/<class>/*.{JPEG,jpg,png}`; classes are the sorted folder names
 //!   of `train` (wnids for ImageNet). Validation is `ROOT/val/<class>/…`, or ImageNet's
 //!   official flat `ROOT/val/*.JPEG` with its labels in `LOC_val_solution.csv` (Kaggle's
-//!   release: `ImageId,PredictionString`, the first wnid of each row) or in a file of one wnid
-//!   per line in image-number order (`ILSVRC2012_val_00000001` first). Each split is written in
+//!   release: `ImageId,PredictionString`, the first wnid of each row), in a file of one wnid
+//!   per line in image-number order (`ILSVRC2012_val_00000001` first), or in the official
+//!   devkit's `ILSVRC2012_validation_ground_truth.txt` (one ILSVRC2012_ID per line, mapped to
+//!   wnids by `meta.mat` beside it; [`crate::data::matfile`]). Each split is written in
 //!   a seeded permutation of its files; images are decoded in parallel, a chunk at a time, so
 //!   memory stays bounded whatever the dataset's size. Undecodable files are skipped and
 //!   counted, up to a cap.
@@ -14,7 +16,7 @@
 //!   `batches.meta.txt`.
 
 use super::dataset::{
-    decode_jpeg, ClassInfo, DatasetMeta, DatasetWriter, Pixels, Storage, IMPORT_SEED,
+    decode_jpeg, ClassInfo, DatasetError, DatasetMeta, DatasetWriter, Pixels, Storage, IMPORT_SEED,
 };
 use super::error::{require, BadCounter, DataError};
 use super::imageops::{fit, flatten_on_white, Shape};
@@ -44,6 +46,27 @@ pub enum ImportSize {
     },
 }
 
+impl ImportSize {
+    /// The writer of a dataset sized this way (`fixed`, or `jpeg`/`raw` bounded by
+    /// `short_side`): one code path for every stage that writes decoded images.
+    pub fn writer(
+        self,
+        out: &Path,
+        name: &str,
+        classes: Vec<ClassInfo>,
+    ) -> Result<DatasetWriter, DatasetError> {
+        Ok(match self {
+            ImportSize::Fixed(shape) => DatasetWriter::create(out, name, shape.tuple(), classes)?,
+            ImportSize::ShortSide {
+                short_side,
+                channels,
+                storage,
+            } => DatasetWriter::create(out, name, (short_side, short_side, channels), classes)?
+                .with_storage(storage, short_side),
+        })
+    }
+}
+
 fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| DataError::io(dir, e))?
@@ -61,15 +84,20 @@ fn is_image(p: &Path) -> bool {
 /// Decode any image file to RGB (alpha composited on white) or gray; JPEGs with zune-jpeg.
 pub fn decode_file(path: &Path, channels: u32) -> Result<Pixels, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    decode_bytes(&bytes, channels).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Decode an encoded image (JPEG, PNG, …) to RGB (alpha composited on white) or gray, at its
+/// own size.
+pub fn decode_bytes(bytes: &[u8], channels: u32) -> Result<Pixels, String> {
     let is_jpeg = bytes.starts_with(&[0xFF, 0xD8]);
     if is_jpeg {
-        if let Ok(px) = decode_jpeg(&bytes, channels) {
+        if let Ok(px) = decode_jpeg(bytes, channels) {
             return Ok(px);
         }
     }
     // PNG, and the rare JPEG zune-jpeg refuses (the image crate decodes more variants).
-    let img = image::load_from_memory(&bytes)
-        .map_err(|e| format!("{}: undecodable ({e})", path.display()))?;
+    let img = image::load_from_memory(bytes).map_err(|e| format!("undecodable ({e})"))?;
     let rgb = if img.color().has_alpha() {
         flatten_on_white(&img.to_rgba8())
     } else {
@@ -182,15 +210,7 @@ pub fn import_imagefolder(
             gloss: String::new(),
         })
         .collect();
-    let mut w = match opt.size {
-        ImportSize::Fixed(shape) => DatasetWriter::create(out, &opt.name, shape.tuple(), classes)?,
-        ImportSize::ShortSide {
-            short_side,
-            channels,
-            storage,
-        } => DatasetWriter::create(out, &opt.name, (short_side, short_side, channels), classes)?
-            .with_storage(storage, short_side),
-    };
+    let mut w = opt.size.writer(out, &opt.name, classes)?;
     let mut bad = BadCounter::new(root, opt.max_bad);
     for split in ["train", "val"] {
         let split_dir = root.join(split);
@@ -249,13 +269,17 @@ fn split_files(
     }
     let labels_path = match val_labels {
         Some(p) => p.to_path_buf(),
-        None => ["LOC_val_solution.csv", "val_labels.txt"]
+        None => [
+            "LOC_val_solution.csv",
+            "val_labels.txt",
+            "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt",
+        ]
             .iter()
             .map(|f| root.join(f))
             .find(|p| p.exists())
             .ok_or_else(|| DataError::Missing {
                 path: split_dir.to_path_buf(),
-                hint: "a flat validation folder needs its labels: put ImageNet's `LOC_val_solution.csv` (or a one-wnid-per-line `val_labels.txt`) in the root, or give `val_labels`".into(),
+                hint: "a flat validation folder needs its labels: put ImageNet's `LOC_val_solution.csv`, a one-wnid-per-line `val_labels.txt` or the unpacked devkit `ILSVRC2012_devkit_t12/` in the root, or give `val_labels`".into(),
             })?,
     };
     let wnid_of = read_val_labels(&labels_path)?;
@@ -312,14 +336,30 @@ pub fn read_val_labels(path: &Path) -> Result<HashMap<String, String>, DataError
             out.insert(id.trim().to_string(), wnid.to_string());
         }
     } else {
+        // The devkit's ground truth numbers classes by ILSVRC2012_ID; meta.mat, beside it in
+        // the devkit's data/, maps those to wnids.
+        let mut ids: Option<HashMap<u32, String>> = None;
         for (i, line) in lines.enumerate() {
-            let wnid = line.trim();
-            if wnid.parse::<u32>().is_ok() {
-                return Err(DataError::format(
-                    path,
-                    "numeric labels (the devkit's ILSVRC2012_validation_ground_truth.txt numbers classes by meta.mat's ILSVRC2012_ID, not by wnid); give LOC_val_solution.csv or one wnid per line",
-                ));
-            }
+            let label = line.trim();
+            let wnid = match label.parse::<u32>() {
+                Ok(id) => {
+                    if ids.is_none() {
+                        let meta = path.with_file_name("meta.mat");
+                        require(&meta, "numeric labels (the devkit's ILSVRC2012_validation_ground_truth.txt) are ILSVRC2012_IDs: put the devkit's data/meta.mat beside the labels file, or give LOC_val_solution.csv or one wnid per line")?;
+                        ids = Some(super::imagenet::read_devkit_meta(&meta)?);
+                    }
+                    ids.as_ref()
+                        .and_then(|m| m.get(&id))
+                        .ok_or_else(|| {
+                            DataError::format(
+                                path,
+                                format!("line {}: ILSVRC2012_ID {id} is not in meta.mat", i + 1),
+                            )
+                        })?
+                        .as_str()
+                }
+                Err(_) => label,
+            };
             out.insert(format!("ILSVRC2012_val_{:08}", i + 1), wnid.to_string());
         }
     }
@@ -559,6 +599,59 @@ mod tests {
             err.contains("n09999999") || err.contains("no label"),
             "{err}"
         );
+    }
+
+    /// The official devkit layout: ground truth by ILSVRC2012_ID, meta.mat beside it
+    /// (tests/data/devkit/meta.mat, written by scripts/devkit-meta-fixture.py with scipy).
+    #[test]
+    fn flat_val_folder_takes_labels_from_the_devkit_ground_truth_and_meta_mat() {
+        let root = tempfile::tempdir().expect("tmp");
+        for class in ["n01440764", "n02119789"] {
+            let d = root.path().join("train").join(class);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            image::RgbImage::from_pixel(5, 7, image::Rgb([1, 2, 3]))
+                .save(d.join("a.png"))
+                .expect("png");
+        }
+        let val = root.path().join("val");
+        std::fs::create_dir_all(&val).expect("mkdir");
+        for i in 1..=3 {
+            image::RgbImage::from_pixel(8, 6, image::Rgb([9, 9, 9]))
+                .save(val.join(format!("ILSVRC2012_val_{i:08}.png")))
+                .expect("png");
+        }
+        let data = root.path().join("ILSVRC2012_devkit_t12/data");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        let truth = data.join("ILSVRC2012_validation_ground_truth.txt");
+        // IDs 1 = n02119789 and 2 = n01440764 in the fixture.
+        std::fs::write(&truth, "1\n2\n1\n").expect("truth");
+        let opt = FolderImport {
+            name: "devkit".into(),
+            size: ImportSize::Fixed(Shape::new(4, 4, 3)),
+            threads: 1,
+            max_bad: 0,
+            seed: 0,
+            val_labels: None,
+        };
+        let out = tempfile::tempdir().expect("tmp");
+        let err = import_imagefolder(root.path(), out.path(), &opt)
+            .expect_err("no meta.mat")
+            .to_string();
+        assert!(err.contains("meta.mat"), "{err}");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/devkit/meta.mat");
+        std::fs::copy(&fixture, data.join("meta.mat")).expect("fixture");
+        let labels = read_val_labels(&truth).expect("labels");
+        assert_eq!(labels["ILSVRC2012_val_00000001"], "n02119789");
+        assert_eq!(labels["ILSVRC2012_val_00000002"], "n01440764");
+        let out = tempfile::tempdir().expect("tmp");
+        import_imagefolder(root.path(), out.path(), &opt).expect("import");
+        let ds = super::super::dataset::Dataset::open(out.path()).expect("open");
+        let mut got = ds.reader("val").expect("val").labels().to_vec();
+        got.sort();
+        assert_eq!(got, [0, 1, 1]);
+        std::fs::write(&truth, "1\n7\n").expect("truth");
+        let err = read_val_labels(&truth).expect_err("unknown id").to_string();
+        assert!(err.contains("line 2") && err.contains("7"), "{err}");
     }
 
     #[test]

@@ -99,3 +99,41 @@ pub fn read_wnids(path: &Path) -> Result<Vec<String>, DataError> {
     }
     Ok(out)
 }
+/// ILSVRC2012_ID → wnid from the devkit's `data/meta.mat` (struct array `synsets`, fields
+/// `ILSVRC2012_ID` and `WNID`): the key to `ILSVRC2012_validation_ground_truth.txt`, whose
+/// lines are ILSVRC2012_IDs (1..1000).
+pub fn read_devkit_meta(path: &Path) -> Result<std::collections::HashMap<u32, String>, DataError> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let vars =
+        super::matfile::read_mat(&bytes).map_err(|e| DataError::format(path, e.to_string()))?;
+    let synsets = vars
+        .iter()
+        .find(|(n, _)| n == "synsets")
+        .map(|(_, v)| v)
+        .ok_or_else(|| {
+            DataError::format(
+                path,
+                "no `synsets` variable (is this the devkit's data/meta.mat?)",
+            )
+        })?;
+    let mut out = std::collections::HashMap::new();
+    for k in 0..synsets.len() {
+        let id = synsets.field(k, "ILSVRC2012_ID").and_then(|v| v.scalar());
+        let wnid = synsets.field(k, "WNID").and_then(|v| v.as_str());
+        match (id, wnid) {
+            (Some(id), Some(wnid)) if id >= 1.0 && id.fract() == 0.0 => {
+                out.insert(id as u32, wnid.to_string());
+            }
+            _ => {
+                return Err(DataError::format(
+                    path,
+                    format!(
+                        "synsets({}) lacks a numeric `ILSVRC2012_ID` or a string `WNID`",
+                        k + 1
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}

@@ -8,13 +8,13 @@
 //! per-shard `NNNNN.parquet` files map each URL to a shard and key, and each needed shard is
 //! read once, only the needed members kept.
 
-use super::dataset::{ClassInfo, DatasetMeta, DatasetWriter};
+use super::dataset::{ClassInfo, DatasetMeta, Pixels};
 use super::error::{BadCounter, DataError};
+use super::imagefolder::ImportSize;
 use super::imagenot_selection::{SelectedRow, SelectionSummary};
-use super::imageops::Shape;
 use super::pool::fetch_payloads;
 use super::pool_table::str_values;
-use super::render::payload_pixels;
+use super::render::payload_image;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -27,7 +27,9 @@ use std::path::Path;
 #[derive(Debug, Clone)]
 pub struct OutputOptions {
     pub name: String,
-    pub shape: Shape,
+    /// A fixed `resolution` (the mini profile), or the shorter side bounded with the aspect
+    /// kept, stored as JPEG or raw (paper scale), as `dataset_import` writes ImageNet.
+    pub size: ImportSize,
     pub per_class: usize,
     pub min_per_class: usize,
     pub val_fraction: f64,
@@ -123,12 +125,12 @@ pub fn write_imagenot(
     let pixels = super::parallel::map_in_order(&payloads, opt.threads, |p| {
         p.as_ref()
             .map_err(Clone::clone)
-            .and_then(|p| payload_pixels(&p.ext, &p.bytes, opt.shape))
+            .and_then(|p| payload_image(&p.ext, &p.bytes, opt.size))
     });
     let mut pixels = pixels.into_iter();
     let mut bad = BadCounter::new(download.or(pool_dir).unwrap_or(out), opt.max_bad);
     // Per wnid: (row index, pixels) in rank order, at most per_class; and what went missing.
-    let mut got: BTreeMap<&str, Vec<(usize, Vec<u8>)>> = BTreeMap::new();
+    let mut got: BTreeMap<&str, Vec<(usize, Pixels)>> = BTreeMap::new();
     let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
     let mut undecodable: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, (r, loc)) in rows.iter().zip(&located).enumerate() {
@@ -164,14 +166,14 @@ pub fn write_imagenot(
             gloss: lemma.get(w).map_or("", |l| l.1).to_string(),
         })
         .collect();
-    let mut w = DatasetWriter::create(out, &opt.name, opt.shape.tuple(), infos)?;
+    let mut w = opt.size.writer(out, &opt.name, infos)?;
     let mut images =
         String::from("split\tlabel\twnid\tkey\tsimilarity\tsource\tlicense\tcaption\n");
     // (split, label, wnid, row, pixels), then each split in a seeded permutation, so no shard
     // holds one class; images.tsv follows the same order (the report relies on it).
-    let mut placed: Vec<(&str, usize, &str, usize, &[u8])> = Vec::new();
+    let mut placed: Vec<(&str, usize, &str, usize, &Pixels)> = Vec::new();
     for (label, wnid) in final_classes.iter().enumerate() {
-        let mut items: Vec<&(usize, Vec<u8>)> = got[wnid].iter().collect();
+        let mut items: Vec<&(usize, Pixels)> = got[wnid].iter().collect();
         // One stream per class, so adding a class never reshuffles another.
         let class_seed = opt.seed ^ wnid.trim_start_matches('n').parse::<u64>().unwrap_or(0);
         items.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(class_seed));
@@ -184,7 +186,7 @@ pub fn write_imagenot(
     let mut order = rand_chacha::ChaCha8Rng::seed_from_u64(opt.seed ^ 0x005e_ed0f_5a11);
     placed.shuffle(&mut order);
     for (split, label, wnid, i, px) in placed {
-        w.push(split, px, label as u32)?;
+        w.push_pixels(split, px, label as u32)?;
         let r = &rows[i];
         let _ = writeln!(
             images,

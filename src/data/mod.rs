@@ -13,6 +13,7 @@ pub mod imagenot_select;
 pub mod imagenot_selection;
 pub mod imageops;
 pub mod loader;
+pub mod matfile;
 pub mod mnist_csv;
 pub mod parallel;
 pub mod pool;

@@ -4,6 +4,8 @@
 //! with its aspect ratio kept, centred, on white: rendering large and shrinking would cost
 //! time for nothing at 32×32, and at paper resolutions the direct render is sharper anyway.
 
+use super::dataset::Pixels;
+use super::imagefolder::{bound_short_side, decode_bytes, ImportSize};
 use super::imageops::{fit, Shape};
 use resvg::{tiny_skia, usvg};
 
@@ -60,6 +62,35 @@ pub fn payload_pixels(ext: &str, bytes: &[u8], shape: Shape) -> Result<Vec<u8>, 
     }
 }
 
+/// Decode (or render) one pool payload sized as `size`: squashed to a fixed shape, or at its
+/// own aspect ratio with the shorter side bounded (an SVG, having no pixel size, is rendered
+/// into a `short_side` square, fitted and centred).
+pub fn payload_image(ext: &str, bytes: &[u8], size: ImportSize) -> Result<Pixels, String> {
+    let shape = match size {
+        ImportSize::Fixed(shape) => shape,
+        ImportSize::ShortSide {
+            short_side,
+            channels,
+            ..
+        } if ext != "svg" => {
+            let px = decode_bytes(bytes, channels)
+                .map_err(|e| format!("undecodable {ext} image: {e}"))?;
+            return Ok(bound_short_side(px, short_side));
+        }
+        ImportSize::ShortSide {
+            short_side,
+            channels,
+            ..
+        } => Shape::new(short_side, short_side, channels),
+    };
+    Ok(Pixels {
+        height: shape.height,
+        width: shape.width,
+        channels: shape.channels,
+        data: payload_pixels(ext, bytes, shape)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +105,31 @@ mod tests {
         assert_eq!(at(4, 4), 0, "centre is black");
         assert_eq!(at(4, 0), 255, "letterboxed top is white");
         assert!(render_svg(b"<svg", Shape::new(8, 8, 3)).is_err());
+    }
+
+    #[test]
+    fn short_side_keeps_aspect_and_fixed_squashes() {
+        let img = image::RgbImage::from_pixel(40, 20, image::Rgb([200, 10, 10]));
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("png");
+        let size = ImportSize::ShortSide {
+            short_side: 16,
+            channels: 3,
+            storage: crate::data::dataset::Storage::Raw,
+        };
+        let px = payload_image("png", &png, size).expect("decode");
+        assert_eq!((px.height, px.width, px.data.len()), (16, 32, 16 * 32 * 3));
+        let fixed = payload_image("png", &png, ImportSize::Fixed(Shape::new(8, 8, 3)));
+        let fixed = fixed.expect("decode");
+        assert_eq!((fixed.height, fixed.width), (8, 8));
+        assert_eq!(
+            fixed.data,
+            payload_pixels("png", &png, Shape::new(8, 8, 3)).expect("same path")
+        );
+        let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"><rect width="20" height="10"/></svg>"#;
+        let px = payload_image("svg", svg, size).expect("render");
+        assert_eq!((px.height, px.width), (16, 16));
     }
 }

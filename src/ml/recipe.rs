@@ -63,7 +63,14 @@ pub struct TrainConfig {
     /// Input side; the dataset's when unset.
     pub image_size: Option<u32>,
     pub epochs: u32,
+    /// Examples a forward/backward pass sees (one micro-batch).
     pub batch_size: usize,
+    /// Micro-batches whose gradients add up to one optimizer step: the effective batch is
+    /// `batch_size × accumulate_steps` (a recipe published for several GPUs, on one). The loss
+    /// is scaled by 1/k; the learning-rate schedule and the EMA count optimizer steps. Left out
+    /// of the resolved params at 1, so existing keys are unchanged.
+    #[serde(skip_serializing_if = "is_one")]
+    pub accumulate_steps: u32,
     pub optimizer: Option<OptimizerKind>,
     pub lr: Option<f64>,
     pub momentum: Option<f64>,
@@ -135,6 +142,7 @@ impl Default for TrainConfig {
             image_size: None,
             epochs: 10,
             batch_size: 128,
+            accumulate_steps: 1,
             optimizer: None,
             lr: None,
             momentum: None,
@@ -177,6 +185,10 @@ impl Default for TrainConfig {
             aux_weight: 0.4,
         }
     }
+}
+
+fn is_one(v: &u32) -> bool {
+    *v == 1
 }
 
 /// (optimizer, lr, weight decay) an architecture trains with when the params do not say.
@@ -229,8 +241,8 @@ impl TrainConfig {
             _ => 1e-8,
         });
         c.alpha.get_or_insert(0.9);
-        if c.epochs == 0 || c.batch_size == 0 {
-            return Err("epochs and batch_size must be positive".into());
+        if c.epochs == 0 || c.batch_size == 0 || c.accumulate_steps == 0 {
+            return Err("epochs, batch_size and accumulate_steps must be positive".into());
         }
         if !(0.0..1.0).contains(&c.label_smoothing) {
             return Err(format!(
@@ -351,6 +363,20 @@ mod tests {
         let again =
             TrainConfig::resolve(&serde_json::to_value(&c).expect("ser")).expect("idempotent");
         assert_eq!(again, c);
+        // accumulate_steps: 1 stays out of the params (and the key); others round-trip.
+        assert!(serde_json::to_value(&c)
+            .expect("ser")
+            .get("accumulate_steps")
+            .is_none());
+        let k = TrainConfig::resolve(&json!({"model": "vit_b_16", "accumulate_steps": 8}))
+            .expect("resolves");
+        assert_eq!(
+            serde_json::to_value(&k).expect("ser")["accumulate_steps"],
+            8
+        );
+        assert!(
+            TrainConfig::resolve(&json!({"model": "vit_b_16", "accumulate_steps": 0})).is_err()
+        );
     }
 
     /// A torchvision recipe as pipeline.paper.yaml writes it reads back; out-of-range knobs

@@ -220,10 +220,12 @@ pub fn train(job: TrainJob) -> Result<TrainOutcome, TrainError> {
     let train_mode = job.pretrained.is_none_or(Pretrained::train_mode);
     let params = models::count_params(&vs);
     let mut opt = Optimizer::new(&vs, cfg.optim_config());
+    // Micro-batches per optimizer step (gradient accumulation; 1 = none).
+    let accumulate = u64::from(cfg.accumulate_steps.max(1));
     let mut ema = cfg.model_ema.then(|| {
         let decay = ModelEma::adjusted_decay(
             cfg.model_ema_decay,
-            cfg.batch_size,
+            cfg.batch_size * accumulate as usize,
             cfg.model_ema_steps,
             cfg.epochs,
         );
@@ -243,15 +245,20 @@ pub fn train(job: TrainJob) -> Result<TrainOutcome, TrainError> {
         loader_config(cfg, image_size as u32, true, fixed, job.threads),
     )?;
     let per_epoch = loader.batches_per_epoch() as u64;
-    if per_epoch == 0 {
+    // Optimizer steps per epoch; an epoch's last micro-batches short of a step are dropped,
+    // as the loader drops a short last batch.
+    let steps_per_epoch = per_epoch / accumulate;
+    if steps_per_epoch == 0 {
         return Err(TrainError::Config(format!(
-            "split `{}` has {} examples, fewer than one batch of {}",
+            "split `{}` has {} examples, fewer than one batch of {} × {accumulate}",
             cfg.split,
             loader.len(),
             cfg.batch_size
         )));
     }
+    let per_epoch = steps_per_epoch * accumulate;
     let total_steps = per_epoch * u64::from(cfg.epochs);
+    let total_opt_steps = steps_per_epoch * u64::from(cfg.epochs);
     let schedule = cfg.schedule();
 
     let scratch = Scratch::new()?;
@@ -307,7 +314,11 @@ pub fn train(job: TrainJob) -> Result<TrainOutcome, TrainError> {
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 .wrapping_add(u64::from(epoch)),
         );
-        for (i, batch) in loader.epoch(u64::from(epoch)).enumerate() {
+        for (i, batch) in loader
+            .epoch(u64::from(epoch))
+            .take(per_epoch as usize)
+            .enumerate()
+        {
             // The last finished epoch's checkpoint is in the store: stopping here loses at
             // most one epoch, and a short warning (the grace period) is enough.
             if job.host.stop_requested() {
@@ -318,12 +329,14 @@ pub fn train(job: TrainJob) -> Result<TrainOutcome, TrainError> {
             }
             let batch = batch?;
             let step = u64::from(epoch) * per_epoch + i as u64;
+            // This micro-batch's optimizer step, within the epoch and overall.
+            let opt_i = i as u64 / accumulate;
             let at = if cfg.lr_per_epoch {
-                u64::from(epoch) * per_epoch
+                u64::from(epoch) * steps_per_epoch
             } else {
-                step
+                u64::from(epoch) * steps_per_epoch + opt_i
             };
-            lr = schedule.lr(cfg.lr(), at, per_epoch, total_steps);
+            lr = schedule.lr(cfg.lr(), at, steps_per_epoch, total_opt_steps);
             let mut xs = norm.to_input(
                 &batch.images,
                 batch.n,
@@ -360,17 +373,26 @@ pub fn train(job: TrainJob) -> Result<TrainOutcome, TrainError> {
                 }
                 (loss, out)
             });
-            opt.zero_grad();
-            loss.backward();
-            if let Some(max_norm) = cfg.clip_grad_norm {
-                opt.clip_grad_norm(max_norm);
+            if (i as u64).is_multiple_of(accumulate) {
+                opt.zero_grad();
             }
-            opt.step(lr);
-            if let Some(ema) = ema.as_mut() {
-                if (i as u64).is_multiple_of(u64::from(cfg.model_ema_steps)) {
-                    ema.update(&vs);
-                    if epoch < warmup_epochs {
-                        ema.n_averaged = 0;
+            if accumulate == 1 {
+                loss.backward();
+            } else {
+                (&loss / accumulate as f64).backward();
+            }
+            // The optimizer step (and the EMA's) after the last micro-batch of a step.
+            if (i as u64 + 1).is_multiple_of(accumulate) {
+                if let Some(max_norm) = cfg.clip_grad_norm {
+                    opt.clip_grad_norm(max_norm);
+                }
+                opt.step(lr);
+                if let Some(ema) = ema.as_mut() {
+                    if opt_i.is_multiple_of(u64::from(cfg.model_ema_steps)) {
+                        ema.update(&vs);
+                        if epoch < warmup_epochs {
+                            ema.n_averaged = 0;
+                        }
                     }
                 }
             }

@@ -7,8 +7,9 @@
 use super::figure::{font, render_figure, Figure};
 use super::markdown::{num, table, write_readme};
 use super::{io_err, Provenance, Report, ReportError, ReportInputs};
-use crate::data::dataset::Dataset;
+use crate::data::dataset::{Dataset, DatasetMeta, Storage};
 use crate::data::imagenot_selection::SelectionSummary;
+use crate::data::transform::{eval_sample, EvalTransform, Interpolation};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -161,7 +162,7 @@ impl Report for DatasetImageNot {
         let sel = load_selection(&d.selection_dir, &d.dir)?;
         let ds = Dataset::open(&d.dir).map_err(|e| fail(e.to_string()))?;
         let samples = samples(&ds, &d.dir)?;
-        let (h, w) = (ds.meta.height as usize, ds.meta.width as usize);
+        let (h, w) = tile(&ds.meta);
         render_figure(
             &Overview {
                 sel: &sel,
@@ -174,7 +175,7 @@ impl Report for DatasetImageNot {
 
         let mut out = format!(
             "# {}\n\nDataset `{}` from stage `{}`: {} of {} candidate classes, {} train / {} val images at \
-             {}×{}×{}. Captions matched to exactly one class: {}; captions matching several classes dropped: {}; \
+             {}. Captions matched to exactly one class: {}; captions matching several classes dropped: {}; \
              similarity cut {}.\n\n![overview](figure.svg)\n\n*Sample images per class, and the \
              histogram of caption–class similarity (captions per bin; grey bins fall below the \
              cut). Counts, no intervals.*\n\n## Classes\n\n",
@@ -185,9 +186,7 @@ impl Report for DatasetImageNot {
             sel.classes_considered,
             sel.images_train,
             sel.images_val,
-            ds.meta.height,
-            ds.meta.width,
-            ds.meta.channels,
+            size_text(&ds.meta),
             sel.single_class_matches,
             sel.multi_class_captions_dropped,
             num(sel.cut, 2)
@@ -273,36 +272,26 @@ fn samples(ds: &Dataset, dir: &Path) -> Result<Vec<Sample>, ReportError> {
         train_index += 1;
     }
     picked.sort_by_key(|p| (chosen.iter().position(|&c| c == p.1), p.0));
-    let bytes = ds.meta.image_bytes();
-    let split = ds.split_meta("train").map_err(|e| fail(e.to_string()))?;
-    let (mut out, mut shard, mut start) = (Vec::new(), 0usize, 0usize);
-    let mut wanted: Vec<&(usize, usize, Vec<String>)> = picked.iter().collect();
-    wanted.sort_by_key(|p| p.0);
-    let mut pixels = std::collections::BTreeMap::new();
-    for p in wanted {
-        while shard < split.shard_sizes.len() && p.0 >= start + split.shard_sizes[shard] {
-            start += split.shard_sizes[shard];
-            shard += 1;
-        }
-        if shard == split.shard_sizes.len() {
+    let reader = ds.reader("train").map_err(|e| fail(e.to_string()))?;
+    let side = tile(&ds.meta).0 as u32;
+    let mut out = Vec::new();
+    for (index, label, f) in picked {
+        if index >= reader.len() {
             return Err(fail(format!(
-                "images.tsv has more train rows than the shards hold ({})",
-                p.0
+                "images.tsv has more train rows than the shards hold ({index})"
             )));
         }
-        let (images, _) = ds
-            .read_shard("train", shard)
-            .map_err(|e| fail(e.to_string()))?;
-        let k = p.0 - start;
-        pixels.insert(
-            p.0,
-            to_rgb(
-                &images[k * bytes..(k + 1) * bytes],
-                ds.meta.channels as usize,
-            ),
-        );
-    }
-    for (index, label, f) in picked {
+        let mut px = reader.read(index).map_err(|e| fail(e.to_string()))?;
+        if !ds.meta.storage.is_fixed() {
+            px = eval_sample(
+                &px,
+                &EvalTransform {
+                    resize: side,
+                    crop: side,
+                    interpolation: Interpolation::Bilinear,
+                },
+            );
+        }
         out.push(Sample {
             lemma: ds
                 .meta
@@ -313,10 +302,39 @@ fn samples(ds: &Dataset, dir: &Path) -> Result<Vec<Sample>, ReportError> {
             similarity: f[4].clone(),
             source: f[5].clone(),
             license: f[6].clone(),
-            rgb: pixels.remove(&index).unwrap_or_default(),
+            rgb: to_rgb(&px.data, px.channels as usize),
         });
     }
     Ok(out)
+}
+
+/// Largest side of a sample tile for datasets stored at their own size (they are shown
+/// resized and centre-cropped to a square, as the evaluation transform sees them).
+const TILE: u32 = 128;
+
+/// (height, width) of a sample tile: a `fixed` dataset's images as they are.
+fn tile(m: &DatasetMeta) -> (usize, usize) {
+    if m.storage.is_fixed() {
+        (m.height as usize, m.width as usize)
+    } else {
+        let s = m.height.min(TILE) as usize;
+        (s, s)
+    }
+}
+
+/// How the images are sized, for the summary line.
+fn size_text(m: &DatasetMeta) -> String {
+    match m.storage {
+        Storage::Fixed => format!("{}×{}×{}", m.height, m.width, m.channels),
+        Storage::Jpeg { quality } => format!(
+            "their own aspect ratio, shorter side at most {}, {} channels, JPEG quality {quality} (samples below centre-cropped)",
+            m.height, m.channels
+        ),
+        Storage::Raw => format!(
+            "their own aspect ratio, shorter side at most {}, {} channels (samples below centre-cropped)",
+            m.height, m.channels
+        ),
+    }
 }
 
 fn to_rgb(px: &[u8], channels: usize) -> Vec<u8> {

@@ -13,6 +13,8 @@
 //!     per_class: {val: 700}       # optional; a split left out takes the smaller count
 //!     seed: 0
 //!     name: imagenot-vs-fashion   # default: <a dataset>-vs-<b dataset>
+//!     size: 224                   # needed when a source is jpeg/raw: shorter side → 224,
+//!                                 # centre crop 224×224, written fixed
 //! ```
 //! Outputs: the dataset (`dataset.json`, shards, `classes.tsv`), `contrast.json` (sources,
 //! content digests, counts) and `sources.tsv` (each image's source and index).
@@ -39,6 +41,9 @@ struct Params {
     seed: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+    /// Side of the square every image is resized and centre-cropped to (jpeg/raw sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<u32>,
 }
 
 impl StageKind for DatasetContrast {
@@ -53,6 +58,9 @@ impl StageKind for DatasetContrast {
                 "`a` and `b` are both `{}`; name two different input stages",
                 p.a
             ));
+        }
+        if p.size == Some(0) {
+            return Err("`size` must be at least 1 (e.g. 224)".into());
         }
         serde_json::to_value(p).map_err(|e| e.to_string())
     }
@@ -76,6 +84,7 @@ impl StageKind for DatasetContrast {
             name,
             per_class: p.per_class.clone(),
             seed: p.seed,
+            size: p.size,
         };
         let a = Side {
             input: &p.a,

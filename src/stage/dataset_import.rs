@@ -21,7 +21,8 @@
 //! ImageFolder takes either `short_side` (aspect ratio kept, shorter side bounded, stored as
 //! `storage: jpeg` at `quality`, default 95, or `raw`; for ImageNet-scale data) or `resolution`
 //! (every image squashed to it, stored decoded; for small images). Its validation split may be
-//! ImageNet's flat folder with `LOC_val_solution.csv` (see [`crate::data::imagefolder`]);
+//! ImageNet's flat folder with `LOC_val_solution.csv` or the devkit's ground truth and
+//! `meta.mat` (see [`crate::data::imagefolder`]);
 //! `val_labels` names the label file when it is not in the root. The official test sets become
 //! the `val` split. Every split is written in a seeded permutation (`seed`).
 
@@ -72,6 +73,52 @@ fn d_bad() -> usize {
     100
 }
 
+/// `storage` defaults to `jpeg`, and `quality` then to [`DEFAULT_QUALITY`] (for every stage
+/// that takes `short_side`).
+pub(super) fn storage_defaults(storage: &mut Option<String>, quality: &mut Option<u8>) {
+    storage.get_or_insert_with(|| "jpeg".into());
+    if storage.as_deref() == Some("jpeg") {
+        quality.get_or_insert(DEFAULT_QUALITY);
+    }
+}
+
+/// The checks of `short_side`, `storage` and `quality`.
+pub(super) fn check_storage(
+    short_side: Option<u32>,
+    storage: Option<&str>,
+    quality: Option<u8>,
+) -> Result<(), String> {
+    if short_side.is_some_and(|s| s == 0 || s > u32::from(u16::MAX)) {
+        return Err("`short_side` must be between 1 and 65535 (e.g. 256)".into());
+    }
+    if !matches!(storage, None | Some("jpeg") | Some("raw")) {
+        return Err("`storage` must be `jpeg` or `raw`".into());
+    }
+    if quality.is_some_and(|q| !(1..=100).contains(&q)) {
+        return Err("`quality` must be between 1 and 100 (95 is the default)".into());
+    }
+    Ok(())
+}
+
+/// Aspect kept, shorter side bounded by `short_side`, stored as `storage` (jpeg by default).
+pub(super) fn short_side_size(
+    short_side: u32,
+    channels: u32,
+    storage: Option<&str>,
+    quality: Option<u8>,
+) -> ImportSize {
+    ImportSize::ShortSide {
+        short_side,
+        channels,
+        storage: match storage {
+            Some("raw") => Storage::Raw,
+            _ => Storage::Jpeg {
+                quality: quality.unwrap_or(DEFAULT_QUALITY),
+            },
+        },
+    }
+}
+
 impl StageKind for DatasetImport {
     fn name(&self) -> &'static str {
         "dataset_import"
@@ -89,10 +136,7 @@ impl StageKind for DatasetImport {
             "mnist" | "cifar10" if p.path.is_some() => {}
             "imagefolder" if p.path.is_some() && p.resolution.is_some() != p.short_side.is_some() => {
                 if p.short_side.is_some() {
-                    p.storage.get_or_insert_with(|| "jpeg".into());
-                    if p.storage.as_deref() == Some("jpeg") {
-                        p.quality.get_or_insert(DEFAULT_QUALITY);
-                    }
+                    storage_defaults(&mut p.storage, &mut p.quality);
                 }
             }
             "imagefolder" => {
@@ -108,17 +152,7 @@ impl StageKind for DatasetImport {
         if p.channels.is_some_and(|c| c != 1 && c != 3) {
             return Err("`channels` must be 1 or 3".into());
         }
-        if p.short_side
-            .is_some_and(|s| s == 0 || s > u32::from(u16::MAX))
-        {
-            return Err("`short_side` must be between 1 and 65535 (e.g. 256)".into());
-        }
-        if !matches!(p.storage.as_deref(), None | Some("jpeg") | Some("raw")) {
-            return Err("`storage` must be `jpeg` or `raw`".into());
-        }
-        if p.quality.is_some_and(|q| !(1..=100).contains(&q)) {
-            return Err("`quality` must be between 1 and 100 (95 is the default)".into());
-        }
+        check_storage(p.short_side, p.storage.as_deref(), p.quality)?;
         if p.format != "imagefolder"
             && (p.short_side.is_some() || p.storage.is_some() || p.val_labels.is_some())
         {
@@ -167,16 +201,12 @@ impl StageKind for DatasetImport {
             "cifar10" => import_cifar10(&path, &out, shape),
             _ => {
                 let size = match p.short_side {
-                    Some(short_side) => ImportSize::ShortSide {
+                    Some(short_side) => short_side_size(
                         short_side,
-                        channels: p.channels.unwrap_or(3),
-                        storage: match p.storage.as_deref() {
-                            Some("raw") => Storage::Raw,
-                            _ => Storage::Jpeg {
-                                quality: p.quality.unwrap_or(DEFAULT_QUALITY),
-                            },
-                        },
-                    },
+                        p.channels.unwrap_or(3),
+                        p.storage.as_deref(),
+                        p.quality,
+                    ),
                     None => ImportSize::Fixed(shape.unwrap_or(Shape::new(224, 224, 3))),
                 };
                 let opt = FolderImport {

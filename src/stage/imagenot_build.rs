@@ -11,12 +11,19 @@
 //!   inputs: [imagenot_select]
 //!   params: {download: /data/imagenot/download, per_class: 1000, min_per_class: 100, resolution: [224, 224]}
 //! ```
+//! At paper scale, `short_side: 256` (instead of `resolution`) keeps each image's aspect
+//! ratio, bounds its shorter side and stores it as JPEG (`storage: jpeg`, `quality`, default
+//! 95) or `raw`, exactly as `dataset_import` stores ImageNet, so both go through the same
+//! training and evaluation transforms.
+//!
 //! Inputs are found by their files (`selection.parquet`, and `pool.parquet` when a pool is
 //! given). Outputs: the dataset (`dataset.json`, shards, `classes.tsv`), `images.tsv`,
 //! `build.json` (per class: selected, missing from the download, undecodable, kept).
 
+use super::dataset_import::{check_storage, short_side_size, storage_defaults};
 use super::{StageContext, StageError, StageKind};
 use crate::data::error::resolve;
+use crate::data::imagefolder::ImportSize;
 use crate::data::imagenot_output::{write_imagenot, OutputOptions};
 use crate::data::imagenot_selection::{read_selection, SELECTION_PARQUET};
 use crate::data::imageops::Shape;
@@ -48,6 +55,15 @@ pub struct Params {
     pub name: String,
     #[serde(default = "d_bad")]
     pub max_bad: usize,
+    /// Bound of the shorter side, aspect kept (instead of `resolution`). The three are left
+    /// out of the resolved params when not given, so fixed-size builds keep their keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short_side: Option<u32>,
+    /// With `short_side`: `jpeg` (default) or `raw`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<u8>,
 }
 
 fn d_per() -> usize {
@@ -72,6 +88,11 @@ fn d_bad() -> usize {
     200
 }
 
+const BOTH: &str = "give one of `short_side: N` (aspect kept, e.g. 256 at paper scale) or \
+                    `resolution: [H, W]` (squashed, for the mini profile)";
+const STORAGE_ALONE: &str = "`storage` and `quality` apply with `short_side` only \
+                             (`resolution` stores fixed-size images)";
+
 fn failed(e: impl std::fmt::Display) -> StageError {
     StageError::Failed(e.to_string())
 }
@@ -82,10 +103,22 @@ impl StageKind for ImagenotBuild {
     }
 
     fn resolve_params(&self, params: &Value) -> Result<Value, String> {
-        let p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
+        let mut p: Params = serde_json::from_value(params.clone()).map_err(|e| e.to_string())?;
         if !(0.0..1.0).contains(&p.val_fraction) {
             return Err("`val_fraction` must be in [0, 1)".into());
         }
+        if p.short_side.is_some() {
+            if params.get("resolution").is_some() {
+                return Err(BOTH.into());
+            }
+            storage_defaults(&mut p.storage, &mut p.quality);
+        } else if p.storage.is_some() || p.quality.is_some() {
+            return Err(STORAGE_ALONE.into());
+        }
+        if p.channels != 1 && p.channels != 3 {
+            return Err("`channels` must be 1 or 3".into());
+        }
+        check_storage(p.short_side, p.storage.as_deref(), p.quality)?;
         serde_json::to_value(p).map_err(|e| e.to_string())
     }
 
@@ -101,9 +134,14 @@ impl StageKind for ImagenotBuild {
             .cloned();
         let download = p.download.as_deref().map(|d| resolve(&ctx.repo_root, d));
         let (summary, rows) = read_selection(&sel_dir).map_err(failed)?;
+        let [height, width] = p.resolution;
+        let size = match p.short_side {
+            Some(s) => short_side_size(s, p.channels, p.storage.as_deref(), p.quality),
+            None => ImportSize::Fixed(Shape::new(height, width, p.channels)),
+        };
         let opt = OutputOptions {
             name: p.name.clone(),
-            shape: Shape::new(p.resolution[0], p.resolution[1], p.channels),
+            size,
             per_class: p.per_class,
             min_per_class: p.min_per_class,
             val_fraction: p.val_fraction,
@@ -130,5 +168,43 @@ impl StageKind for ImagenotBuild {
             t0.elapsed().as_secs_f64()
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn short_side_defaults_to_jpeg_and_fixed_params_are_unchanged() {
+        let k = ImagenotBuild;
+        let fixed = k
+            .resolve_params(&json!({"resolution": [32, 32]}))
+            .expect("fixed");
+        for key in ["short_side", "storage", "quality"] {
+            assert!(
+                fixed.get(key).is_none(),
+                "{key} stays out of a fixed build's key"
+            );
+        }
+        let p = k.resolve_params(&json!({"short_side": 256})).expect("jpeg");
+        assert_eq!(
+            (&p["short_side"], &p["storage"], &p["quality"]),
+            (&json!(256), &json!("jpeg"), &json!(95))
+        );
+        let p = k
+            .resolve_params(&json!({"short_side": 64, "storage": "raw"}))
+            .expect("raw");
+        assert!(p.get("quality").is_none());
+        for bad in [
+            json!({"short_side": 256, "resolution": [224, 224]}),
+            json!({"storage": "jpeg"}),
+            json!({"short_side": 256, "storage": "png"}),
+            json!({"short_side": 0}),
+            json!({"short_side": 256, "quality": 0}),
+        ] {
+            assert!(k.resolve_params(&bad).is_err(), "{bad}");
+        }
     }
 }
