@@ -5,7 +5,10 @@
 //!    padded with one space each side (so "ai" does not match "paid"); only lemmas unique
 //!    across the class set are used; captions matching more than one class are dropped;
 //! 2. embed each remaining caption and its class text `"<lemma> which is <definition>"` with
-//!    a sentence encoder and keep pairs whose cosine similarity reaches the cut;
+//!    a sentence encoder and keep pairs whose cosine similarity reaches the cut; with the
+//!    sense check, also drop a caption closer to another WordNet sense of the class's lemmas
+//!    (same template) than to the class itself: the cut alone passes a bare "Pen" for the
+//!    female swan;
 //! 3. keep up to `per_class` pairs per class, most similar first; drop classes left with fewer
 //!    than `min_per_class`; render or decode only those images; split train/val with a seed.
 //!
@@ -15,7 +18,7 @@
 
 use super::imagenet;
 use super::pool::PoolRecord;
-use super::wordnet::WordNet;
+use super::wordnet::{Synset, WordNet};
 use std::collections::{BTreeSet, HashMap};
 
 /// Embeds texts as unit vectors.
@@ -47,13 +50,33 @@ pub struct ClassDef {
     /// Normalized lemmas used for matching (unique across the class set).
     pub match_lemmas: Vec<String>,
     pub definition: String,
+    /// The texts of every other WordNet noun sense of the match lemmas ("pen" the writing
+    /// implement and the enclosure, for "pen" the female swan), in the class text's template:
+    /// a caption closer to one of them than to the class text is about another sense.
+    pub other_senses: Vec<String>,
+}
+
+/// The template captions are compared with: `"<lemma> which is <definition>"`.
+pub fn sense_text(lemma: &str, definition: &str) -> String {
+    format!("{lemma} which is {definition}")
 }
 
 impl ClassDef {
     /// The text captions are compared with.
     pub fn class_text(&self) -> String {
-        format!("{} which is {}", self.lemma, self.definition)
+        sense_text(&self.lemma, &self.definition)
     }
+}
+
+/// Every noun synset by normalized lemma, with the lemma as that synset writes it.
+fn senses_by_lemma(wn: &WordNet) -> HashMap<String, Vec<(&Synset, &str)>> {
+    let mut index: HashMap<String, Vec<(&Synset, &str)>> = HashMap::new();
+    for s in wn.synsets.values() {
+        for l in &s.lemmas {
+            index.entry(normalize(l)).or_default().push((s, l.as_str()));
+        }
+    }
+    index
 }
 
 /// Classes for `wnids`, with lemmas unique across them. Wnids that are ImageNet-1k classes or
@@ -80,6 +103,7 @@ pub fn classes_from_wnids(
             owners.entry(normalize(l)).or_default().insert(&s.wnid);
         }
     }
+    let senses = senses_by_lemma(wn);
     let mut out = Vec::new();
     for s in synsets {
         let unique: Vec<&String> = s
@@ -96,11 +120,22 @@ pub fn classes_from_wnids(
         };
         let mut match_lemmas: Vec<String> = unique.iter().map(|l| normalize(l)).collect();
         match_lemmas.dedup();
+        let mut other_senses: Vec<String> = Vec::new();
+        for (other, lemma) in match_lemmas
+            .iter()
+            .flat_map(|l| senses.get(l).into_iter().flatten())
+        {
+            let text = sense_text(lemma, other.definition());
+            if other.wnid != s.wnid && !other_senses.contains(&text) {
+                other_senses.push(text);
+            }
+        }
         out.push(ClassDef {
             wnid: s.wnid.clone(),
             lemma: first.replace('_', " "),
             match_lemmas,
             definition: s.definition().to_string(),
+            other_senses,
         });
     }
     (out, rejected)

@@ -8,6 +8,10 @@
 //!    texts once per chunk), scored against `"<lemma> which is <gloss>"`, and pushed into a
 //!    per-class min-heap of `ceil(per_class × oversample)` entries: the heap is all that is
 //!    kept, so memory is classes × that bound, never the matches or their embeddings.
+//!    With `sense_check`, a caption that passes the cut is still dropped when it is closer to
+//!    another WordNet sense of the class's match lemmas ([`ClassDef::other_senses`], embedded
+//!    once) than to the class text. The senses are those of all the class's match lemmas, not
+//!    only the one a caption matched: the same check for every caption of a class.
 //!
 //! Ranking is by similarity, ties by pool key, so the result does not depend on pool order.
 
@@ -28,6 +32,8 @@ pub struct SelectOptions {
     pub oversample: f64,
     /// Captions embedded per call.
     pub chunk: usize,
+    /// Drop captions closer to another sense of the class's lemmas than to the class.
+    pub sense_check: bool,
     pub threads: usize,
 }
 
@@ -72,7 +78,10 @@ pub struct StreamSelection {
     /// Per class, most similar first: at most `SelectOptions::keep()` that passed the cut.
     pub kept: Vec<Vec<Picked>>,
     pub matched: Vec<usize>,
+    /// Per class, captions that reached the cut (whatever the sense check then did).
     pub passed: Vec<usize>,
+    /// Per class, captions that reached the cut but were closer to another sense: dropped.
+    pub other_sense: Vec<usize>,
     pub rows: usize,
     pub multi_class: usize,
     pub scored: usize,
@@ -129,7 +138,8 @@ fn sort_near(list: &mut [Picked], cut: f32) {
 }
 
 /// Run both passes. `work` holds the spill file (removed afterwards); every scored match is
-/// written to `candidates` as `wnid, lemma, similarity, key, caption` lines.
+/// written to `candidates` as `wnid, lemma, similarity, other_sense, key, caption` lines
+/// (`other_sense`: the best similarity to another sense, empty without the sense check).
 pub fn select_streaming(
     classes: &[ClassDef],
     pool_dir: &Path,
@@ -143,6 +153,7 @@ pub fn select_streaming(
     let mut sel = StreamSelection {
         matched: vec![0; n],
         passed: vec![0; n],
+        other_sense: vec![0; n],
         ..Default::default()
     };
     let spill_path = work.join("matches.spill.tsv");
@@ -181,9 +192,33 @@ pub fn select_streaming(
         .collect();
     let texts: Vec<String> = scored.iter().map(|&c| classes[c].class_text()).collect();
     let mut class_vecs = vec![Vec::new(); n];
-    for (c, v) in scored.into_iter().zip(embedder.embed(&texts)?) {
+    for (&c, v) in scored.iter().zip(embedder.embed(&texts)?) {
         class_vecs[c] = v;
     }
+    let mut sense_vecs: Vec<Vec<Vec<f32>>> = vec![Vec::new(); n];
+    if opt.sense_check {
+        let texts: Vec<String> = scored
+            .iter()
+            .flat_map(|&c| classes[c].other_senses.iter().cloned())
+            .collect();
+        let vecs = if texts.is_empty() {
+            Vec::new()
+        } else {
+            embedder.embed(&texts)?
+        };
+        if vecs.len() != texts.len() {
+            return Err(format!(
+                "embedder returned {} vectors for {} sense texts",
+                vecs.len(),
+                texts.len()
+            ));
+        }
+        let mut vecs = vecs.into_iter();
+        for &c in &scored {
+            sense_vecs[c] = vecs.by_ref().take(classes[c].other_senses.len()).collect();
+        }
+    }
+    let dot = |a: &[f32], b: &[f32]| -> f32 { a.iter().zip(b).map(|(x, y)| x * y).sum() };
     let keep = opt.keep();
     let mut heaps: Vec<BinaryHeap<Worst>> = (0..n).map(|_| BinaryHeap::new()).collect();
     let mut sims: Vec<f32> = Vec::new();
@@ -210,18 +245,27 @@ pub fn select_streaming(
                 ));
             }
             for ((c, r), slot) in chunk.drain(..).zip(slots) {
-                let s: f32 = class_vecs[c]
+                let s = dot(&class_vecs[c], &vecs[slot]);
+                let other = sense_vecs[c]
                     .iter()
-                    .zip(&vecs[slot])
-                    .map(|(a, b)| a * b)
-                    .sum();
+                    .map(|v| dot(v, &vecs[slot]))
+                    .max_by(f32::total_cmp);
                 sims.push(s);
                 sel.scored += 1;
                 let _ = writeln!(
                     candidates,
-                    "{}\t{}\t{s:.4}\t{}\t{}",
-                    classes[c].wnid, classes[c].lemma, r.key, r.caption
+                    "{}\t{}\t{s:.4}\t{}\t{}\t{}",
+                    classes[c].wnid,
+                    classes[c].lemma,
+                    other.map(|o| format!("{o:.4}")).unwrap_or_default(),
+                    r.key,
+                    r.caption
                 );
+                if s >= opt.cut && other.is_some_and(|o| o > s) {
+                    sel.passed[c] += 1;
+                    sel.other_sense[c] += 1;
+                    continue;
+                }
                 let p = Picked {
                     class: c,
                     similarity: s,
@@ -281,4 +325,101 @@ pub fn select_streaming(
         .map(|h| h.into_sorted_vec().into_iter().map(|w| w.0).collect())
         .collect();
     Ok(sel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::pool_table::PoolTableWriter;
+
+    /// One axis per keyword, plus one for the word "pen" itself, normalised: a caption that
+    /// says "pen" and "ink" is as close to "pen" the swan as a real encoder finds a bare "Pen".
+    struct Keywords;
+    impl TextEmbedder for Keywords {
+        fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+            let axes = ["pen", "swan", "ink", "enclosure"];
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let t = t.to_lowercase();
+                    let v: Vec<f32> = axes
+                        .iter()
+                        .map(|a| if t.contains(a) { 1.0 } else { 0.0 })
+                        .collect();
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+                    v.into_iter().map(|x| x / norm).collect()
+                })
+                .collect())
+        }
+    }
+
+    fn pen() -> ClassDef {
+        ClassDef {
+            wnid: "n01860795".into(),
+            lemma: "pen".into(),
+            match_lemmas: vec!["pen".into()],
+            definition: "female swan".into(),
+            other_senses: vec![
+                "pen which is a writing implement with a point from which ink flows".into(),
+                "pen which is an enclosure for confining livestock".into(),
+            ],
+        }
+    }
+
+    fn select(sense_check: bool) -> StreamSelection {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut w = PoolTableWriter::create(dir.path()).expect("pool");
+        for (key, caption) in [
+            ("a", "Pen and cygnets, a swan family"),
+            ("b", "Pen with blue ink"),
+            ("c", "Pen"),
+        ] {
+            w.push(PoolRecord {
+                key: key.into(),
+                caption: caption.into(),
+                width: 1,
+                height: 1,
+                source: "test".into(),
+                license: "CC0-1.0".into(),
+                url: format!("https://example.org/{key}"),
+            })
+            .expect("push");
+        }
+        w.finish().expect("finish");
+        let opt = SelectOptions {
+            cut: 0.4,
+            per_class: 10,
+            min_per_class: 1,
+            oversample: 1.0,
+            chunk: 2,
+            sense_check,
+            threads: 1,
+        };
+        let mut cands = Vec::new();
+        select_streaming(
+            &[pen()],
+            dir.path(),
+            &mut Keywords,
+            &opt,
+            dir.path(),
+            &mut cands,
+        )
+        .expect("select")
+    }
+
+    fn keys(sel: &StreamSelection) -> Vec<&str> {
+        sel.kept[0].iter().map(|p| p.row.key.as_str()).collect()
+    }
+
+    #[test]
+    fn sense_check_drops_captions_closer_to_another_sense() {
+        let off = select(false);
+        assert_eq!(keys(&off), ["a", "c", "b"], "all three pass the cut");
+        assert_eq!(off.other_sense, [0]);
+        let on = select(true);
+        // "Pen with blue ink" is the writing implement; a bare "Pen" is as close to every
+        // sense (a tie is not "closer"), so it stays.
+        assert_eq!(keys(&on), ["a", "c"]);
+        assert_eq!((on.passed[0], on.other_sense[0]), (3, 1));
+    }
 }

@@ -46,6 +46,8 @@ pub struct SelectedClass {
     pub gloss: String,
     pub matched: usize,
     pub passed_cut: usize,
+    /// Of `passed_cut`, those closer to another WordNet sense of the lemma: dropped.
+    pub other_sense: usize,
     pub selected: usize,
 }
 
@@ -64,6 +66,7 @@ pub struct SelectionReport {
     pub per_class: usize,
     pub min_per_class: usize,
     pub oversample: f64,
+    pub sense_check: bool,
     pub device: String,
 }
 
@@ -180,6 +183,7 @@ pub fn write_selection(
                 gloss: classes[c].definition.clone(),
                 matched: sel.matched[c],
                 passed_cut: sel.passed[c],
+                other_sense: sel.other_sense[c],
                 selected: if order.contains(&c) {
                     sel.kept[c].len()
                 } else {
@@ -198,15 +202,21 @@ pub fn write_selection(
 
 fn render_md(s: &SelectionSummary) -> String {
     let with = s.classes.iter().filter(|c| c.selected > 0).count();
+    let sense = if s.params.sense_check {
+        let n: usize = s.classes.iter().map(|c| c.other_sense).sum();
+        format!("{n} captions past the cut dropped as closer to another sense of the lemma")
+    } else {
+        "no sense check".to_string()
+    };
     let mut md = format!(
-        "# ImageNot selection\n\n{with} of {} classes selected from {} pool rows; cut {:.2}, up to {} per class ({}× oversampled for dead links); {} multi-class captions dropped; {} single-class matches scored ({}).\n\n| wnid | lemma | matched | ≥ cut | selected |\n|---|---|---|---|---|\n",
+        "# ImageNot selection\n\n{with} of {} classes selected from {} pool rows; cut {:.2}, up to {} per class ({}× oversampled for dead links); {} multi-class captions dropped; {} single-class matches scored ({}); {sense}.\n\n| wnid | lemma | matched | ≥ cut | other sense | selected |\n|---|---|---|---|---|---|\n",
         s.classes.len(), s.pool_rows, s.params.cut, s.params.per_class, s.params.oversample, s.multi_class_captions_dropped, s.scored, s.params.device
     );
     for c in s.classes.iter().filter(|c| c.selected > 0) {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} |",
-            c.wnid, c.lemma, c.matched, c.passed_cut, c.selected
+            "| {} | {} | {} | {} | {} | {} |",
+            c.wnid, c.lemma, c.matched, c.passed_cut, c.other_sense, c.selected
         );
     }
     md.push_str("\n## Similarity histogram (single-class matches)\n\n");

@@ -7,8 +7,8 @@
 //! pool costs a metadata table, not a second copy of the images.
 //!
 //! The metadata is read from the shards' `.json` / `.txt` members, which carry every column
-//! of the shard's parquet file: a parquet reader (the `parquet` crate) would add a long
-//! compile on the 2-core machines this is built on, for no information the shards lack.
+//! of the shard's parquet file; the `NNNNN.parquet` files beside the shards are not read
+//! (only `*.tar` files are), since they hold nothing the members lack.
 
 use super::error::{require, DataError};
 use super::pool::{for_each_member, PoolRecord, PoolWriter};

@@ -5,7 +5,7 @@
 //! imagenot_select:
 //!   kind: imagenot_select
 //!   inputs: [wordnet, imagenet_classes, laion_pool]
-//!   params: {classes: data/imagenot_classes.txt, cut: 0.58, per_class: 1000, min_per_class: 100, oversample: 1.5}
+//!   params: {classes: data/imagenot_classes.txt, cut: 0.58, per_class: 1000, min_per_class: 100, oversample: 1.5, sense_check: true}
 //!   resources: {cpus: 16, gpus: 1}
 //! ```
 //! Outputs: `selection.parquet` (per class, best first: wnid, lemma, rank, similarity, key,
@@ -16,7 +16,8 @@
 //!   --url_col url --caption_col caption --save_additional_columns '["key","wnid"]' \
 //!   --output_format webdataset --output_folder DOWNLOAD
 //! ```
-//! and the report: `classes.tsv`, `selection.json`, `selection.md`, `candidates.tsv`.
+//! and the report: `selection.json`, `selection.md`, `candidates.tsv`. `sense_check` (default
+//! on) drops captions closer to another WordNet sense of the class's lemma than to the class.
 //! The encoder runs on the stage's first GPU when it has one (bf16), else on the CPU (f32).
 
 use super::{StageContext, StageError, StageKind};
@@ -59,6 +60,8 @@ pub struct Params {
     pub batch: usize,
     #[serde(default = "d_chunk")]
     pub chunk: usize,
+    #[serde(default = "d_sense_check")]
+    pub sense_check: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,6 +92,9 @@ fn d_batch() -> usize {
 }
 fn d_chunk() -> usize {
     8192
+}
+fn d_sense_check() -> bool {
+    true
 }
 
 struct Embedder<'a> {
@@ -208,13 +214,17 @@ impl StageKind for ImagenotSelect {
             min_per_class: p.min_per_class,
             oversample: p.oversample,
             chunk: p.chunk,
+            sense_check: p.sense_check,
             threads: ctx.threads.max(1),
         };
         let cands_path = ctx.out_dir.join("candidates.tsv");
         let f = std::fs::File::create(&cands_path).map_err(failed)?;
         let mut cands = std::io::BufWriter::new(f);
-        std::io::Write::write_all(&mut cands, b"wnid\tlemma\tsimilarity\tkey\tcaption\n")
-            .map_err(failed)?;
+        std::io::Write::write_all(
+            &mut cands,
+            b"wnid\tlemma\tsimilarity\tother_sense\tkey\tcaption\n",
+        )
+        .map_err(failed)?;
         let out_dir = ctx.out_dir.clone();
         let sel = select_streaming(&classes, &pool_dir, &mut emb, &opt, &out_dir, &mut cands)
             .map_err(failed)?;
@@ -224,6 +234,7 @@ impl StageKind for ImagenotSelect {
             per_class: p.per_class,
             min_per_class: p.min_per_class,
             oversample: p.oversample,
+            sense_check: p.sense_check,
             device: format!("{device:?} {kind:?}"),
         };
         let kept = write_selection(&out_dir, &classes, &sel, &report).map_err(failed)?;
