@@ -79,7 +79,6 @@ fn write_laion(path: &Path) {
 }
 
 #[test]
-#[ignore = "written without a build to run it on: the cut (0.3) and the expected set are unverified"]
 fn planted_captions_select_exactly_the_true_senses() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = |n: &str| {
@@ -146,4 +145,8 @@ fn planted_captions_select_exactly_the_true_senses() {
         .find(|c| c.lemma == "pen")
         .expect("pen");
     assert_eq!((pen.matched, pen.selected), (2, 1), "{pen:?}");
+    assert_eq!(
+        pen.other_sense, 1,
+        "the fountain pen passes the cut and is removed by the sense check: {pen:?}"
+    );
 }

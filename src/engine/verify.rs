@@ -18,9 +18,9 @@ use crate::store::{Digest, Store};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// The outcome for one selected stage.

@@ -118,7 +118,11 @@ const TIMING_FILE: &str = "timing.json";
 
 /// The training cost in a train stage's `metrics.json`, with its wall-clock from
 /// `timing.json` (0 when the stage kept none).
-fn training_cost(name: &str, m: &Value, timing: Option<&Value>) -> Result<TrainingCost, StageError> {
+fn training_cost(
+    name: &str,
+    m: &Value,
+    timing: Option<&Value>,
+) -> Result<TrainingCost, StageError> {
     let epochs = m["epochs"].as_array().ok_or_else(|| {
         failed(format!(
             "input `{name}`: metrics.json has no `epochs` list (is it a train stage?)"

@@ -183,12 +183,24 @@ mod tests {
 
     #[test]
     fn best_accuracy_wins_then_lower_loss_then_lower_rate() {
-        let g = [run(0.01, 0.3, 2.0), run(0.04, 0.5, 2.0), run(0.16, 0.4, 1.0)];
+        let g = [
+            run(0.01, 0.3, 2.0),
+            run(0.04, 0.5, 2.0),
+            run(0.16, 0.4, 1.0),
+        ];
         assert_eq!(choose(&g).map(|r| r.lr), Some(0.04));
         // All at the majority rate: the rate whose loss fell furthest.
-        let chance = [run(0.01, 0.09, 2.94), run(0.04, 0.09, 2.85), run(0.16, 0.09, 2.90)];
+        let chance = [
+            run(0.01, 0.09, 2.94),
+            run(0.04, 0.09, 2.85),
+            run(0.16, 0.09, 2.90),
+        ];
         assert_eq!(choose(&chance).map(|r| r.lr), Some(0.04));
-        let tie = [run(0.01, 0.5, 1.0), run(0.04, 0.5, 1.0), run(0.16, 0.2, 1.0)];
+        let tie = [
+            run(0.01, 0.5, 1.0),
+            run(0.04, 0.5, 1.0),
+            run(0.16, 0.2, 1.0),
+        ];
         assert_eq!(choose(&tie).map(|r| r.lr), Some(0.01));
         assert!(choose(&[]).is_none());
     }

@@ -159,7 +159,11 @@ impl MobileNetV3 {
         let f = &p / "features";
         let adj = |c: i64| make_divisible(c as f64 * cfg.scale.width, 8);
         let small = cfg.small_input();
-        let bn = if cfg.scale == Scale::FULL { BN } else { BN_SCALED };
+        let bn = if cfg.scale == Scale::FULL {
+            BN
+        } else {
+            BN_SCALED
+        };
         let stem_out = adj(SETTINGS[0].0);
         let stem = ConvNormAct::new(&f / 0, 3, stem_out, 3, 2, 1, bn, Act::Hardswish);
         let mut blocks = Vec::new();
