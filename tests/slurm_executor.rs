@@ -3,8 +3,10 @@
 //! fail, never skip, when the cluster is not up.
 
 mod common;
+mod remote_support;
 
 use common::{Repo, Run};
+use remote_support::s3::S3Server;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -114,6 +116,94 @@ fn a_dag_runs_as_slurm_jobs_and_a_second_run_executes_nothing() {
         "{}",
         audit.stdout
     );
+}
+
+/// The address the nodes reach this host at: the controller's (`SlurmctldHost=host(ADDR)`).
+fn controller_addr(conf: &str) -> String {
+    let text = std::fs::read_to_string(conf).expect("slurm.conf");
+    text.lines()
+        .find_map(|l| l.strip_prefix("SlurmctldHost="))
+        .and_then(|h| h.split_once('(')?.1.strip_suffix(')'))
+        .expect("SlurmctldHost=host(addr) in slurm.conf")
+        .to_string()
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn workers_without_a_shared_store_pull_inputs_from_s3_and_push_results_there() {
+    let conf = slurm_conf();
+    let s3 = S3Server::start_on(&controller_addr(&conf));
+    let t = s3.target("cache", "cluster");
+    // Each node gets a store of its own, which neither the planner nor another node uses: `b`
+    // and `c` find `a`'s output only on the remote.
+    let nodes = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(nodes.path().join("logs")).expect("logs");
+    let repo = Repo::new(&DAG.replace("../runs.log", &repo_log()));
+    repo.write(
+        ".repro/config.yaml",
+        &format!(
+            "executor:\n  kind: slurm\n  poll_seconds: 0.3\n  remote: {}\n  worker_store: \"{}/$SLURMD_NODENAME\"\n  worker_log_dir: {}\n",
+            t.url,
+            nodes.path().display(),
+            nodes.path().join("logs").display()
+        ),
+    );
+    let run = |args: &[&str]| {
+        let mut c = repo.command(args);
+        c.env("SLURM_CONF", &conf);
+        for (k, v) in &t.env {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run repro");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let r = run(&["run", "--json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.names("executed"), ["a", "b", "c", "d"]);
+    // Every record is on the remote, and the workers' stores are where the config put them.
+    let records = files_under(&t.blobs.join("actions"));
+    assert_eq!(records.len(), 4, "{records:?}");
+    let worker_records = files_under(nodes.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/actions/"))
+        .count();
+    assert!(
+        worker_records >= 4,
+        "records in the workers' stores: {worker_records}"
+    );
+    // No output came to the planner: the results are on the remote.
+    let out = repo.path().join("exported");
+    let e = run(&["export", "d", out.to_str().expect("utf-8")]);
+    assert_ne!(e.code, 0, "d's outputs stayed on the remote");
+    // A second run finds everything on the remote and executes nothing.
+    let again = run(&["run", "--json"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.names("executed").is_empty(), "{}", again.stdout);
+    assert_eq!(again.names("shared"), ["a", "b", "c", "d"]);
+    // `repro pull` brings them, from the remote the workers filled.
+    let p = run(&["pull", "--remote", &t.url]);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let e = run(&["export", "d", out.to_str().expect("utf-8")]);
+    assert_eq!(e.code, 0, "{}", e.stderr);
+    let both = std::fs::read_to_string(out.join("both")).expect("d's output");
+    assert_eq!(both.lines().count(), 2, "{both}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod remote;
 mod rerun;
 mod stats;
 mod ui;
+mod worker;
 
 use crate::engine::executor::local::{self, LocalExecutor};
 use crate::engine::executor::Executor;
@@ -29,6 +30,7 @@ use crate::store::{ActionKey, Store};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 #[derive(Parser)]
 #[command(
@@ -151,6 +153,13 @@ enum Cmd {
         /// The pipeline's folder, where the stage runs (with --rerun-into).
         #[arg(long)]
         root: Option<PathBuf>,
+        /// A worker that shares no filesystem with the planner: pull the inputs from this
+        /// remote into the store, and push the outputs and the record to it.
+        #[arg(long, requires = "action_stdin", conflicts_with = "rerun_into")]
+        remote: Option<String>,
+        /// Read the pending action from stdin (base64 of its JSON) instead of the store.
+        #[arg(long, requires = "remote")]
+        action_stdin: bool,
     },
     /// List the stage kinds this binary knows.
     Kinds {
@@ -310,8 +319,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Embed(args) => embed::run(args).map(|()| 0),
         Cmd::ExecStage {
             key,
+            remote: Some(url),
+            ..
+        } => worker::run(&cli.store, key, url, &kinds),
+        Cmd::ExecStage {
+            key,
             rerun_into: Some(dir),
             root,
+            ..
         } => {
             let store = Store::open(&cli.store)?;
             let key = ActionKey(key.parse()?);
@@ -360,16 +375,31 @@ fn dispatch(cli: Cli) -> Result<i32> {
             executor,
         } => {
             let (pipeline, store) = load(&cli, &kinds)?;
-            let shared = crate::remote::Remote::from_config(remote.as_deref(), &pipeline.root)?;
-            let mut engine = Engine::new(&pipeline, &store, &kinds);
-            if let Some(r) = &shared {
-                engine = engine.with_shared(r);
-            }
             let mut cfg = SlurmConfig::load(&pipeline.root)?;
             match executor {
                 Some(ExecutorArg::Slurm) => cfg.kind = ExecutorKind::Slurm,
                 Some(ExecutorArg::Local) => cfg.kind = ExecutorKind::Local,
                 None => {}
+            }
+            // Slurm workers without a shared filesystem publish to the executor's remote: it is
+            // where this run finds results.
+            let workers_remote = cfg
+                .remote
+                .clone()
+                .filter(|_| cfg.kind == ExecutorKind::Slurm);
+            if let (Some(w), Some(r)) = (&workers_remote, remote) {
+                if w != r {
+                    bail!("the Slurm workers publish to {w} (`executor: remote:` in .repro/config.yaml), so this run looks for results there, not on --remote {r}");
+                }
+            }
+            let url = workers_remote.as_deref().or(remote.as_deref());
+            let shared = crate::remote::Remote::from_config(url, &pipeline.root)?.map(Rc::new);
+            let mut engine = Engine::new(&pipeline, &store, &kinds);
+            if let Some(r) = &shared {
+                engine = engine.with_shared(r.as_ref());
+                if workers_remote.is_some() {
+                    engine = engine.with_results_on_shared();
+                }
             }
             let exe = std::env::current_exe().context("locating the repro binary")?;
             let slots =
@@ -385,12 +415,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     let store_root =
                         std::path::absolute(store.root()).context("locating the store")?;
                     let shared_store = Store::open(&store_root)?;
-                    Box::new(SlurmExecutor::new(
-                        cfg.clone(),
-                        &shared_store,
-                        exe,
-                        pipeline.root.clone(),
-                    ))
+                    let slurm =
+                        SlurmExecutor::new(cfg.clone(), &shared_store, exe, pipeline.root.clone());
+                    match (&shared, &workers_remote) {
+                        (Some(r), Some(_)) => Box::new(slurm.publishing_to(r.clone())),
+                        _ => Box::new(slurm),
+                    }
                 }
             };
             if *dry_run {
@@ -406,6 +436,20 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let reporter = ui::RunUi::new(*json);
             let clock = std::time::Instant::now();
             let summary = scheduler::run(&engine, &opts, &reporter, executor.as_mut())?;
+            // Workers published to the remote; reports are written from the store, so a run that
+            // publishes some stage brings its results here first.
+            if engine.results_on_shared() && summary.failed.is_empty() && !summary.interrupted {
+                let selection = pipeline.select(targets).map_err(anyhow::Error::msg)?;
+                if selection
+                    .iter()
+                    .any(|&i| pipeline.stages[i].publish.is_some())
+                {
+                    let pulled = engine.pull(&selection)?;
+                    for (stage, why) in &pulled.refused {
+                        ui::error(&format!("pulling {stage} for `publish:`: {why}"));
+                    }
+                }
+            }
             // Refresh what people read (reports/) after a complete run; stages not in this run
             // stay as they are. The summary line comes last, whatever happens here.
             let published = if summary.failed.is_empty() && !summary.interrupted {

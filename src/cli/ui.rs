@@ -217,6 +217,9 @@ pub fn summary(s: &RunSummary, elapsed: Duration) {
     if !s.pulled.is_empty() {
         parts.push(format!("{} pulled from the remote", s.pulled.len()));
     }
+    if !s.shared.is_empty() {
+        parts.push(format!("{} done on the remote", s.shared.len()));
+    }
     if !s.failed.is_empty() {
         parts.push(format!(
             "{} failed ({})",

@@ -53,6 +53,11 @@ pub fn write_pending(store: &Store, action: &PendingAction) -> Result<ActionKey,
     Ok(key)
 }
 
+/// Forget the pending action `key` (a worker elsewhere published it, or it failed).
+pub fn remove_pending(store: &Store, key: &ActionKey) {
+    let _ = fs::remove_file(pending_path(store, key));
+}
+
 pub fn read_pending(store: &Store, key: &ActionKey) -> Result<PendingAction, StoreError> {
     let path = pending_path(store, key);
     let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;

@@ -93,6 +93,10 @@ pub struct Engine<'a> {
     shared: Option<&'a dyn shared::SharedCache>,
     /// Keys already asked of `shared` this run: a miss is not asked again.
     remote_asked: RefCell<HashSet<crate::store::ActionKey>>,
+    /// Workers publish to `shared`, not to the store (Slurm workers without a shared
+    /// filesystem): a result there is taken without pulling its outputs, unless the planner
+    /// needs them (see [`scheduler`]).
+    results_on_shared: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -106,6 +110,7 @@ impl<'a> Engine<'a> {
             code: RefCell::new(HashMap::new()),
             shared: None,
             remote_asked: RefCell::new(HashSet::new()),
+            results_on_shared: false,
         }
     }
 
@@ -113,6 +118,16 @@ impl<'a> Engine<'a> {
     pub fn with_shared(mut self, cache: &'a dyn shared::SharedCache) -> Engine<'a> {
         self.shared = Some(cache);
         self
+    }
+
+    /// Workers publish to the shared cache (set with [`Engine::with_shared`]), not to the store.
+    pub fn with_results_on_shared(mut self) -> Engine<'a> {
+        self.results_on_shared = true;
+        self
+    }
+
+    pub fn results_on_shared(&self) -> bool {
+        self.results_on_shared && self.shared.is_some()
     }
 
     fn kind(&self, i: usize) -> Result<&dyn StageKind, EngineError> {

@@ -21,6 +21,8 @@ pub enum Source {
     Local(Digest),
     /// The shared cache had it; it is local now.
     Pulled(Digest),
+    /// The shared cache has it; it stays there (its output tree's digest is known).
+    Shared(Digest),
     /// Nobody has it: it must run. The reasons say why (a diff against the last record).
     Run(Vec<String>),
 }
@@ -40,7 +42,14 @@ impl Engine<'_> {
 
     /// Where `r`'s result comes from: the store, else the shared cache (asked at most once per
     /// key and run; a refused or unreachable record is reported through `note` and run here).
-    pub fn source(&self, i: usize, r: &Resolved, note: &mut dyn FnMut(String)) -> Source {
+    /// `pull`: make a shared result local; else only its record is read.
+    pub fn source(
+        &self,
+        i: usize,
+        r: &Resolved,
+        pull: bool,
+        note: &mut dyn FnMut(String),
+    ) -> Source {
         let reasons = match &r.local {
             Lookup::Hit(d) => return Source::Local(*d),
             Lookup::Miss(reasons) => reasons.clone(),
@@ -48,8 +57,17 @@ impl Engine<'_> {
         if self.shared.is_none() || !self.remote_asked.borrow_mut().insert(r.key) {
             return Source::Run(reasons);
         }
-        match self.fetch_shared(i, &r.components) {
-            Ok(Some(d)) => Source::Pulled(d),
+        let found = match (pull, self.shared) {
+            (false, Some(cache)) => cache
+                .output_of(&r.key)
+                .map(|d| d.map(Source::Shared))
+                .map_err(EngineError::Shared),
+            _ => self
+                .fetch_shared(i, &r.components)
+                .map(|d| d.map(Source::Pulled)),
+        };
+        match found {
+            Ok(Some(source)) => source,
             Ok(None) => Source::Run(reasons),
             Err(e) => {
                 note(format!(

@@ -7,6 +7,12 @@
 //! records nothing; `keep_going` continues with what does not depend on it. On Ctrl-C running
 //! stages are stopped; since objects and records are written by rename, nothing half-written
 //! stays in the store.
+//!
+//! When workers publish to the shared cache rather than the store
+//! ([`Engine::with_results_on_shared`]), a stage's result is taken from the cache's record
+//! alone: the planner needs only its output digest to key later stages, which run on workers
+//! that pull their inputs themselves. No output comes into the store during the run
+//! ([`Engine::pull`] brings them when they are wanted here).
 
 use super::action::{self, PendingAction};
 use super::executor::{Capacity, Event, Executor, Job, JobEnd};
@@ -52,6 +58,8 @@ pub struct RunSummary {
     pub cached: Vec<String>,
     /// Taken from the remote (not also counted as cached).
     pub pulled: Vec<String>,
+    /// Done on the shared cache, where workers publish, and left there (outputs not pulled).
+    pub shared: Vec<String>,
     pub failed: Vec<String>,
     /// Of the failed, those whose cause lies in the environment (disk, permissions, cluster).
     pub failed_environment: Vec<String>,
@@ -111,6 +119,7 @@ pub fn run(
             .collect()
     };
     let priority = chain_lengths(engine, &selection);
+    let pull = !engine.results_on_shared();
     let capacity = executor.capacity();
     let mut slots: Vec<Slot> = (0..p.stages.len()).map(|_| Slot::NotRun).collect();
     for &i in &selection {
@@ -166,7 +175,7 @@ pub fn run(
                     slots[i] = Slot::Ready(Box::new(resolved));
                     continue;
                 }
-                slots[i] = match engine.source(i, &resolved, &mut |m| reporter.note(&m)) {
+                slots[i] = match engine.source(i, &resolved, pull, &mut |m| reporter.note(&m)) {
                     Source::Local(d) => {
                         reporter.cached(name);
                         summary.cached.push(name.clone());
@@ -175,6 +184,11 @@ pub fn run(
                     Source::Pulled(d) => {
                         reporter.cached(name);
                         summary.pulled.push(name.clone());
+                        Slot::Done(d)
+                    }
+                    Source::Shared(d) => {
+                        reporter.cached(name);
+                        summary.shared.push(name.clone());
                         Slot::Done(d)
                     }
                     Source::Run(_) => Slot::Ready(Box::new(resolved)),
@@ -280,10 +294,12 @@ pub fn run(
         used_cpus -= cpus;
         used_gpus -= gpus;
         if !settle(engine, &mut slots, &mut summary, reporter, i, end.clone()) {
-            // An input whose objects vanished (quarantined as corrupt) is recomputed once.
+            // An input whose objects vanished (quarantined as corrupt) is recomputed once. (With
+            // results on the shared cache, inputs are not in the store to begin with.)
             let lost: Vec<usize> = p.inputs[i]
                 .iter()
                 .copied()
+                .filter(|_| !engine.results_on_shared())
                 .filter(|&j| matches!(slots[j], Slot::Done(d) if !engine.store.tree_complete(&d)))
                 .collect();
             if !lost.is_empty() && retried.insert(i) {
@@ -311,8 +327,8 @@ pub fn run(
     Ok(summary)
 }
 
-/// A job that ended: `true` when its record is in the store (the store, not the executor, says
-/// whether an action succeeded).
+/// A job that ended: `true` when its record is in the store, or in the shared cache when workers
+/// publish there (the store or the cache, not the executor, says whether an action succeeded).
 fn settle(
     engine: &Engine,
     slots: &mut [Slot],
@@ -326,6 +342,23 @@ fn settle(
     };
     let name = &engine.pipeline.stages[i].name;
     let record = ActionRecord::load(engine.store, &key).ok().flatten();
+    let on_shared = || match engine.shared_output(&key) {
+        Ok(d) => d,
+        Err(e) => {
+            reporter.note(&format!("{name}: {e}"));
+            None
+        }
+    };
+    let shared = match &record {
+        None if end == JobEnd::Succeeded && engine.results_on_shared() => on_shared(),
+        _ => None,
+    };
+    if let Some(d) = shared {
+        reporter.finished(name, started.elapsed().as_secs_f64());
+        summary.executed.push(name.clone());
+        slots[i] = Slot::Done(d);
+        return true;
+    }
     match record {
         Some(rec) if rec.outputs_present(engine.store) => {
             reporter.finished(name, started.elapsed().as_secs_f64());

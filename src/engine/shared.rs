@@ -16,6 +16,10 @@ pub trait SharedCache {
     /// the store now holds both, `Ok(false)` when the cache has no such record. `Err` says why
     /// a record it has cannot be used (tampered object, untrusted signature, unreachable).
     fn fetch(&self, store: &Store, key: &ActionKey) -> Result<bool, String>;
+    /// The output tree of the cache's record of `key`, the record checked as `fetch` checks
+    /// it, nothing downloaded: what a planner needs to key later stages when its workers
+    /// publish to the cache and it need not hold the outputs. `Ok(None)`: no such record.
+    fn output_of(&self, key: &ActionKey) -> Result<Option<Digest>, String>;
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -50,6 +54,15 @@ impl Engine<'_> {
             },
             Ok(false) => Ok(None),
             Err(message) => Err(EngineError::Shared(message)),
+        }
+    }
+
+    /// The output tree of the result a worker published to the shared cache for `key`,
+    /// nothing downloaded. `None` when the cache has no such record.
+    pub fn shared_output(&self, key: &ActionKey) -> Result<Option<Digest>, EngineError> {
+        match self.shared {
+            Some(cache) => cache.output_of(key).map_err(EngineError::Shared),
+            None => Ok(None),
         }
     }
 

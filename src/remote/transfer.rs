@@ -197,6 +197,28 @@ impl Remote {
         Ok(Some(rec))
     }
 
+    /// Make the output tree `tree` and its files local, each verified: the inputs of `action`
+    /// on a worker whose store is its own (node-local), not the planner's.
+    pub fn fetch_tree(
+        &self,
+        store: &Store,
+        tree: &Digest,
+        action: &ActionKey,
+    ) -> Result<(), RemoteError> {
+        if !store.contains(tree) {
+            self.download(store, &[*tree], action, false, &super::Quiet)?;
+        }
+        let missing: BTreeSet<Digest> = store
+            .read_tree(tree)?
+            .entries
+            .iter()
+            .map(|e| e.digest)
+            .filter(|d| !store.contains(d))
+            .collect();
+        let missing: Vec<Digest> = missing.into_iter().collect();
+        self.download(store, &missing, action, false, &super::Quiet)
+    }
+
     /// Download and verify `digests` into the store; absent ones fail unless `optional`.
     fn download(
         &self,
@@ -274,5 +296,11 @@ impl crate::engine::shared::SharedCache for Remote {
             }
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    fn output_of(&self, key: &ActionKey) -> Result<Option<Digest>, String> {
+        self.get_record(key)
+            .map(|r| r.map(|r| r.output))
+            .map_err(|e| e.to_string())
     }
 }

@@ -2,6 +2,8 @@
 //! (tests/remote_dir.rs) and a real S3-compatible server (tests/remote_s3.rs).
 #![allow(dead_code)]
 
+pub mod s3;
+
 use super::common::{repro_bin, Repo, Run};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

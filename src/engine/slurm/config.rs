@@ -12,6 +12,10 @@
 //!   signal_grace_seconds: 300 # --signal=B:USR1@N: time a stage has to checkpoint
 //!   gres: "gpu:{gpus}"        # --gres of a stage with `resources.gpus` > 0 ({gpus} = count)
 //!   sbatch_args: ["--constraint=a100"]
+//!   # No shared filesystem: workers pull inputs from and push results to a remote.
+//!   remote: s3://team-bucket/repro
+//!   worker_store: "${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/repro-store"   # node-local (the default)
+//!   worker_log_dir: /tmp      # node-local folder of the jobs' logs (the default)
 //! ```
 //! Where the executor runs is a property of a machine, not of the study, so it is not in
 //! `pipeline.yaml`, which is the same everywhere.
@@ -60,6 +64,15 @@ pub struct SlurmConfig {
     pub gres: String,
     #[serde(default)]
     pub sbatch_args: Vec<String>,
+    /// Workers share no filesystem with the planner: each pulls its inputs from this remote
+    /// into a node-local store and pushes its outputs and record to it.
+    pub remote: Option<String>,
+    /// The workers' node-local store with `remote`; the job's shell expands it on the node.
+    #[serde(default = "default_worker_store")]
+    pub worker_store: String,
+    /// Where the jobs write their logs with `remote` (a node-local folder).
+    #[serde(default = "default_worker_log_dir")]
+    pub worker_log_dir: String,
 }
 
 fn default_max_jobs() -> usize {
@@ -73,6 +86,12 @@ fn default_grace() -> u32 {
 }
 fn default_gres() -> String {
     "gpu:{gpus}".into()
+}
+fn default_worker_store() -> String {
+    "${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/repro-store".into()
+}
+fn default_worker_log_dir() -> String {
+    "/tmp".into()
 }
 
 /// The file's other keys, ignored here.
@@ -103,7 +122,7 @@ impl SlurmConfig {
         let file: File = serde_yaml::from_str(&text).map_err(|e| ConfigError {
             path: path.clone(),
             message: format!(
-                "{e} (keys: kind, partition, account, qos, time, max_jobs, poll_seconds, signal_grace_seconds, gres, sbatch_args)"
+                "{e} (keys: kind, partition, account, qos, time, max_jobs, poll_seconds, signal_grace_seconds, gres, sbatch_args, remote, worker_store, worker_log_dir)"
             ),
         })?;
         Ok(file.executor.unwrap_or_default())
@@ -123,6 +142,9 @@ impl Default for SlurmConfig {
             signal_grace_seconds: default_grace(),
             gres: default_gres(),
             sbatch_args: Vec::new(),
+            remote: None,
+            worker_store: default_worker_store(),
+            worker_log_dir: default_worker_log_dir(),
         }
     }
 }
@@ -233,5 +255,12 @@ mod tests {
         assert_eq!(c.max_jobs, 100);
         assert_eq!(c.gres, "gpu:{gpus}");
         assert!(serde_yaml::from_str::<SlurmConfig>("kind: slurm\npartitoin: gpu\n").is_err());
+        assert_eq!(c.remote, None);
+        let r: SlurmConfig =
+            serde_yaml::from_str("kind: slurm\nremote: s3://b/p\nworker_store: /scratch/s\n")
+                .expect("ok");
+        assert_eq!(r.remote.as_deref(), Some("s3://b/p"));
+        assert_eq!(r.worker_store, "/scratch/s");
+        assert_eq!(r.worker_log_dir, "/tmp");
     }
 }

@@ -7,19 +7,28 @@
 //! other end is explained from Slurm's last word on it (TIMEOUT, OUT_OF_MEMORY, …) with the
 //! path of its log. Submitted job ids are recorded in the store ([`super::jobs`]), so a new
 //! planner reattaches to jobs a dead one left queued or running.
+//!
+//! With `remote:` in the config the workers share no filesystem with the planner: each job's
+//! script carries its pending action, the worker pulls its inputs from the remote into a
+//! node-local store and pushes its outputs and record there, and a job that leaves the queue
+//! has succeeded exactly when the remote has its record (asked through the engine's
+//! [`SharedCache`], which the planner reads later stages' keys from).
 
 use super::config::SlurmConfig;
 use super::jobs::{self, SubmittedJob};
-use super::sbatch::{self, JobSpec};
+use super::sbatch::{self, JobSpec, RemoteWorker};
 use super::squeue::{self, JobState};
 use crate::engine::executor::{
     signals, Capacity, Event, ExecError, Executor, Handle, Job, JobEnd, JobId,
 };
+use crate::engine::{action, shared::SharedCache};
 use crate::pipeline::Resources;
 use crate::provenance::ActionRecord;
 use crate::store::{ActionKey, Store};
+use base64::Engine as _;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -28,6 +37,8 @@ struct Watched {
     slurm_id: u64,
     /// The last state squeue reported (None until the first poll that saw it).
     last: Option<JobState>,
+    /// The node it ran on, once squeue named one (where a node-local log is).
+    node: String,
 }
 
 pub struct SlurmExecutor {
@@ -39,6 +50,8 @@ pub struct SlurmExecutor {
     watched: BTreeMap<JobId, Watched>,
     ready: VecDeque<Event>,
     signal_rx: Receiver<()>,
+    /// Where workers publish with `remote:` in the config (`None`: the store).
+    results: Option<Rc<dyn SharedCache>>,
     /// Jobs a previous planner submitted that this run reattached to (for the summary).
     pub reattached: Vec<(String, u64)>,
 }
@@ -63,7 +76,31 @@ fn job_spec(
         exe: exe.to_path_buf(),
         store: store.to_path_buf(),
         workdir: workdir.to_path_buf(),
+        remote: None,
     }
+}
+
+/// A remote worker's script parts, `action` being the pending action's JSON (or, in a dry
+/// run, words standing for it).
+fn remote_worker(cfg: &SlurmConfig, action: &str) -> Option<RemoteWorker> {
+    Some(RemoteWorker {
+        url: cfg.remote.clone()?,
+        store: cfg.worker_store.clone(),
+        log_dir: cfg.worker_log_dir.clone(),
+        action: action.to_string(),
+    })
+}
+
+/// Base64 in lines of 76 characters (a here-document of one huge line is legal, but unreadable
+/// in `scontrol show job`).
+fn base64_lines(bytes: &[u8]) -> String {
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let lines: Vec<&str> = text
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    lines.join("\n")
 }
 
 /// The last non-empty lines of a job's log: the worker writes its failure reason there last.
@@ -91,21 +128,48 @@ impl SlurmExecutor {
             watched: BTreeMap::new(),
             ready: VecDeque::new(),
             signal_rx,
+            results: None,
             reattached: Vec::new(),
         }
     }
 
+    /// Workers publish to `cache` (the remote of `remote:` in the config), not to the store.
+    pub fn publishing_to(mut self, cache: Rc<dyn SharedCache>) -> SlurmExecutor {
+        self.results = Some(cache);
+        self
+    }
+
     /// The `sbatch` job a stage gets.
-    fn spec(&self, stage: &str, key: &str, resources: &Resources) -> JobSpec {
-        job_spec(
-            stage,
-            key,
-            &self.run_id,
-            resources,
-            &self.exe,
-            self.store.root(),
-            &self.workdir,
-        )
+    fn spec(
+        &self,
+        stage: &str,
+        key: &str,
+        resources: &Resources,
+        remote: Option<RemoteWorker>,
+    ) -> JobSpec {
+        JobSpec {
+            remote,
+            ..job_spec(
+                stage,
+                key,
+                &self.run_id,
+                resources,
+                &self.exe,
+                self.store.root(),
+                &self.workdir,
+            )
+        }
+    }
+
+    /// With `remote:`, the script parts of a worker that reads its action from its script.
+    fn remote_worker_of(&self, key: &ActionKey) -> Result<Option<RemoteWorker>, ExecError> {
+        if self.cfg.remote.is_none() {
+            return Ok(None);
+        }
+        let pending = action::read_pending(&self.store, key)
+            .map_err(|e| ExecError::Cluster(e.to_string()))?;
+        let json = serde_json::to_vec(&pending).expect("PendingAction serializes");
+        Ok(remote_worker(&self.cfg, &base64_lines(&json)))
     }
 
     /// `sbatch …` as a user would type it, for `run --executor slurm --dry-run` (which submits
@@ -121,18 +185,33 @@ impl SlurmExecutor {
         let exe = std::env::current_exe()
             .map_err(|e| ExecError::Cluster(format!("locating the repro binary: {e}")))?;
         let store = std::path::absolute(store).unwrap_or_else(|_| store.to_path_buf());
-        let spec = job_spec(stage, key, "dry-run", resources, &exe, &store, workdir);
+        let remote = remote_worker(cfg, "(the pending action: base64 of its JSON)");
+        let spec = JobSpec {
+            remote,
+            ..job_spec(stage, key, "dry-run", resources, &exe, &store, workdir)
+        };
         let args =
             sbatch::sbatch_args(cfg, &spec).map_err(|e| ExecError::Cluster(e.to_string()))?;
         Ok(sbatch::display_command(&args))
     }
 
+    /// Whether the action of `key` succeeded: its record is in the store, or on the remote
+    /// the workers publish to.
     fn published(&self, key: &ActionKey) -> bool {
-        matches!(ActionRecord::load(&self.store, key), Ok(Some(rec)) if rec.outputs_present(&self.store))
+        match &self.results {
+            Some(cache) => matches!(cache.output_of(key), Ok(Some(_))),
+            None => {
+                matches!(ActionRecord::load(&self.store, key), Ok(Some(rec)) if rec.outputs_present(&self.store))
+            }
+        }
     }
 
     fn log_of(&self, slurm_id: u64) -> PathBuf {
-        sbatch::log_dir(self.store.root()).join(format!("{slurm_id}.log"))
+        let dir = match &self.cfg.remote {
+            Some(_) => PathBuf::from(&self.cfg.worker_log_dir),
+            None => sbatch::log_dir(self.store.root()),
+        };
+        dir.join(format!("{slurm_id}.log"))
     }
 
     /// One `squeue` for every watched job; queue an `Ended` for each that left the queue.
@@ -141,6 +220,9 @@ impl SlurmExecutor {
         let states = squeue::query(&ids)?;
         let mut ended = Vec::new();
         for (&job, w) in self.watched.iter_mut() {
+            if let Some(info) = states.get(&w.slurm_id).filter(|i| !i.node.is_empty()) {
+                w.node = info.node.clone();
+            }
             match states.get(&w.slurm_id) {
                 Some(info) if info.state.is_live() => w.last = Some(info.state.clone()),
                 Some(info) => ended.push((job, Some(info.state.clone()))),
@@ -156,7 +238,13 @@ impl SlurmExecutor {
                 JobEnd::Succeeded
             } else {
                 let log_path = self.log_of(w.slurm_id);
-                let log = log_path.display().to_string();
+                let log = match (&self.cfg.remote, w.node.as_str()) {
+                    // A node-local log: say which node's.
+                    (Some(_), node) if !node.is_empty() => {
+                        format!("{node}:{}", log_path.display())
+                    }
+                    _ => log_path.display().to_string(),
+                };
                 let mut reason = match &state {
                     Some(JobState::Failed) => {
                         JobState::Failed.explain(squeue::exit_code(w.slurm_id).as_deref(), &log)
@@ -175,6 +263,10 @@ impl SlurmExecutor {
                 }
             };
             jobs::settle(&self.store, &w.key);
+            if self.results.is_some() {
+                // Its worker read the action from its script and published elsewhere.
+                action::remove_pending(&self.store, &w.key);
+            }
             self.ready.push_back(Event::Ended { job, end });
         }
         Ok(())
@@ -197,7 +289,7 @@ impl Executor for SlurmExecutor {
 
     fn check(&self, stage: &str, resources: &Resources) -> Result<(), ExecError> {
         // Bad `time:`/`memory:` values are refused before anything is submitted.
-        sbatch::sbatch_args(&self.cfg, &self.spec(stage, "check", resources))
+        sbatch::sbatch_args(&self.cfg, &self.spec(stage, "check", resources, None))
             .map(|_| ())
             .map_err(|e| ExecError::Cluster(e.to_string()))
     }
@@ -217,6 +309,7 @@ impl Executor for SlurmExecutor {
                         key: job.key,
                         slurm_id: prev.job_id,
                         last: None,
+                        node: String::new(),
                     },
                 );
                 return Ok(Handle {
@@ -226,7 +319,8 @@ impl Executor for SlurmExecutor {
             }
             jobs::settle(&self.store, &job.key);
         }
-        let spec = self.spec(&job.stage, &job.key.to_string(), &job.resources);
+        let remote = self.remote_worker_of(&job.key)?;
+        let spec = self.spec(&job.stage, &job.key.to_string(), &job.resources, remote);
         let args =
             sbatch::sbatch_args(&self.cfg, &spec).map_err(|e| ExecError::Cluster(e.to_string()))?;
         let slurm_id =
@@ -249,6 +343,7 @@ impl Executor for SlurmExecutor {
                 key: job.key,
                 slurm_id,
                 last: None,
+                node: String::new(),
             },
         );
         Ok(Handle {

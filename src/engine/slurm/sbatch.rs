@@ -7,6 +7,10 @@
 //! checkpoint (the action's checkpoint lives in the store, keyed by the action key). A stage
 //! that is not resumable simply reruns. The job's output goes to `store/logs/slurm/%j.log`,
 //! where the planner and `repro log` find it.
+//!
+//! Without a shared filesystem ([`RemoteWorker`]) the script carries the pending action itself
+//! (base64 of its JSON, in a here-document), the worker runs against a node-local store with
+//! `--remote`, and the job's log stays on the node.
 
 use super::config::{format_minutes, parse_megabytes, parse_minutes, SlurmConfig};
 use std::path::{Path, PathBuf};
@@ -30,6 +34,21 @@ pub struct JobSpec {
     pub store: PathBuf,
     /// The folder the job starts in (the pipeline's folder).
     pub workdir: PathBuf,
+    /// Set when the worker shares no filesystem with the planner.
+    pub remote: Option<RemoteWorker>,
+}
+
+/// A worker that sees only a remote: what its script needs besides the binary.
+#[derive(Debug, Clone)]
+pub struct RemoteWorker {
+    /// The remote's URL: inputs come from it, outputs and the record go to it.
+    pub url: String,
+    /// The node-local store (expanded by the job's shell).
+    pub store: String,
+    /// The node-local folder of the job's log.
+    pub log_dir: String,
+    /// The pending action's JSON, base64 (wrapped in lines).
+    pub action: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +91,14 @@ pub fn log_dir(store: &Path) -> PathBuf {
     store.join("logs").join("slurm")
 }
 
+/// Where the job's output goes: the store's log folder, or a node-local one.
+pub fn job_log_dir(job: &JobSpec) -> PathBuf {
+    match &job.remote {
+        Some(r) => PathBuf::from(&r.log_dir),
+        None => log_dir(&job.store),
+    }
+}
+
 /// The full `sbatch` argument list (without the program name).
 pub fn sbatch_args(cfg: &SlurmConfig, job: &JobSpec) -> Result<Vec<String>, SbatchError> {
     let bad = |field, value: &str, what, example| SbatchError::BadResource {
@@ -88,7 +115,7 @@ pub fn sbatch_args(cfg: &SlurmConfig, job: &JobSpec) -> Result<Vec<String>, Sbat
         "--ntasks=1".into(),
         "--nodes=1".into(),
         format!("--chdir={}", job.workdir.display()),
-        format!("--output={}/%j.log", log_dir(&job.store).display()),
+        format!("--output={}/%j.log", job_log_dir(job).display()),
         "--requeue".into(),
         format!("--signal=B:USR1@{}", cfg.signal_grace_seconds),
         "--export=ALL".into(),
@@ -124,12 +151,37 @@ pub fn sbatch_args(cfg: &SlurmConfig, job: &JobSpec) -> Result<Vec<String>, Sbat
 
 /// The job's script: the worker replaces the shell so it receives Slurm's signals itself.
 fn wrap_script(job: &JobSpec) -> String {
+    let exe = shell_quote(&job.exe.display().to_string());
+    let Some(r) = &job.remote else {
+        return format!(
+            "exec {exe} --store {} exec-stage {}",
+            shell_quote(&job.store.display().to_string()),
+            job.key
+        );
+    };
+    // The here-document's body is base64: it can contain neither the delimiter nor a quote.
     format!(
-        "exec {} --store {} exec-stage {}",
-        shell_quote(&job.exe.display().to_string()),
-        shell_quote(&job.store.display().to_string()),
-        job.key
+        "exec {exe} --store {} exec-stage {} --remote {} --action-stdin <<'REPRO_ACTION'\n{}\nREPRO_ACTION",
+        shell_expandable(&r.store),
+        job.key,
+        shell_quote(&r.url),
+        r.action.trim_end()
     )
+}
+
+/// One shell word for `s` that keeps its `$VARIABLES` and `${…}` for the shell to expand (double
+/// quotes; `"`, `\` and backquotes escaped).
+pub fn shell_expandable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if matches!(c, '"' | '\\' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 /// One shell word for `s` (single quotes; a quote inside becomes `'\''`).
@@ -153,7 +205,9 @@ pub fn display_command(args: &[String]) -> String {
 
 /// Submit; the job id `sbatch --parsable` prints (`123` or `123;cluster`).
 pub fn submit(job: &JobSpec, args: &[String]) -> Result<u64, SbatchError> {
-    std::fs::create_dir_all(log_dir(&job.store)).map_err(SbatchError::Spawn)?;
+    if job.remote.is_none() {
+        std::fs::create_dir_all(log_dir(&job.store)).map_err(SbatchError::Spawn)?;
+    }
     let out = Command::new("sbatch")
         .args(args)
         .output()
@@ -191,7 +245,32 @@ mod tests {
             exe: "/opt/repro bin/repro".into(),
             store: "/shared/store".into(),
             workdir: "/shared/study".into(),
+            remote: None,
         }
+    }
+
+    #[test]
+    fn a_remote_worker_carries_its_action_and_logs_on_the_node() {
+        let mut j = job();
+        j.remote = Some(RemoteWorker {
+            url: "s3://bucket/repro".into(),
+            store: "${SLURM_TMPDIR:-/tmp}/repro-store".into(),
+            log_dir: "/tmp".into(),
+            action: "eyJ4IjoxfQ==\n".into(),
+        });
+        let args = sbatch_args(&SlurmConfig::default(), &j).expect("valid");
+        assert!(args.iter().any(|a| a == "--output=/tmp/%j.log"), "{args:?}");
+        let wrap = args.last().expect("wrap");
+        assert_eq!(
+            wrap,
+            &format!(
+                "--wrap=exec '/opt/repro bin/repro' --store \"${{SLURM_TMPDIR:-/tmp}}/repro-store\" \
+                 exec-stage {} --remote s3://bucket/repro --action-stdin <<'REPRO_ACTION'\n\
+                 eyJ4IjoxfQ==\nREPRO_ACTION",
+                "ab".repeat(32)
+            )
+        );
+        assert_eq!(shell_expandable(r#"a"b`c\d$X"#), r#""a\"b\`c\\d$X""#);
     }
 
     #[test]
