@@ -294,13 +294,14 @@ pub fn run(
         used_cpus -= cpus;
         used_gpus -= gpus;
         if !settle(engine, &mut slots, &mut summary, reporter, i, end.clone()) {
-            // An input whose objects vanished (quarantined as corrupt) is recomputed once. (With
-            // results on the shared cache, inputs are not in the store to begin with.)
+            // An input whose objects vanished (quarantined as corrupt) is recomputed once. (When
+            // the planner does not pull, inputs are not in the store to begin with.)
             let lost: Vec<usize> = p.inputs[i]
                 .iter()
                 .copied()
-                .filter(|_| !engine.results_on_shared())
-                .filter(|&j| matches!(slots[j], Slot::Done(d) if !engine.store.tree_complete(&d)))
+                .filter(|&j| {
+                    pull && matches!(slots[j], Slot::Done(d) if !engine.store.tree_complete(&d))
+                })
                 .collect();
             if !lost.is_empty() && retried.insert(i) {
                 for &j in &lost {
