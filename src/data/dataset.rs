@@ -306,19 +306,20 @@ impl DatasetWriter {
         }
     }
 
-    /// Append record `i` of `reader` as it is stored (no decoding): for subsets of a dataset
-    /// of the same storage.
+    /// Append record `i` of `reader` as it is stored (no decoding) with class `label`: for
+    /// subsets of a dataset of the same storage.
     pub fn copy_from(
         &mut self,
         split: &str,
         reader: &SplitReader,
         i: usize,
+        label: u32,
     ) -> Result<(), DatasetError> {
         if reader.storage != self.meta.storage || reader.channels != self.meta.channels {
             return Err(self.shape_error("records copied between datasets of different storage"));
         }
         let (record, hw) = reader.read_record(i)?;
-        self.push_record(split, &record, hw, reader.label(i))
+        self.push_record(split, &record, hw, label)
     }
 
     fn shape_error(&self, message: &str) -> DatasetError {

@@ -8,11 +8,11 @@
 //! per-shard `NNNNN.parquet` files map each URL to a shard and key, and each needed shard is
 //! read once, only the needed members kept.
 
-use super::dataset::{ClassInfo, DatasetMeta, Pixels};
+use super::dataset::{ClassInfo, Dataset, DatasetMeta};
 use super::error::{BadCounter, DataError};
 use super::imagefolder::ImportSize;
 use super::imagenot_selection::{SelectedRow, SelectionSummary};
-use super::pool::fetch_payloads;
+use super::pool::fetch_payloads_batched;
 use super::pool_table::str_values;
 use super::render::payload_image;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -86,9 +86,18 @@ pub fn download_index(
     Ok(out)
 }
 
+/// Payloads fetched, decoded (in parallel) and staged per batch: memory holds one batch of
+/// payloads and their pixels, whatever the number of images.
+const FETCH_BATCH_PER_THREAD: usize = 64;
+
 /// Build the dataset from the selection: per class, the first `per_class` selected pairs (in
 /// rank order) whose pixels are found and decode; classes left with fewer than
 /// `min_per_class` are dropped.
+///
+/// Two passes with bounded memory. Every located pair is fetched (each archive read once),
+/// decoded and written in its stored form to a staging dataset under `out`, batch by batch;
+/// then the chosen records are copied from it into the dataset in the seeded order and the
+/// staging is removed. Memory holds one batch of pixels and an index entry per selected row.
 pub fn write_imagenot(
     out: &Path,
     pool_dir: Option<&Path>,
@@ -109,43 +118,81 @@ pub fn write_imagenot(
         )?,
         None => HashMap::new(),
     };
-    let located: Vec<Option<&str>> = rows
+    // Per fetched url, its row.
+    let (fetch_rows, fetchable): (Vec<usize>, Vec<&str>) = rows
         .iter()
-        .map(|r| {
+        .enumerate()
+        .filter_map(|(i, r)| {
             if web(&r.url) {
-                index.get(&r.url).map(String::as_str)
+                index.get(&r.url).map(|loc| (i, loc.as_str()))
             } else {
-                Some(r.url.as_str())
+                Some((i, r.url.as_str()))
             }
         })
-        .collect();
-    let fetchable: Vec<&str> = located.iter().flatten().copied().collect();
-    let base = pool_dir.unwrap_or(out);
-    let payloads = fetch_payloads(base, &fetchable)?;
-    let pixels = super::parallel::map_in_order(&payloads, opt.threads, |p| {
-        p.as_ref()
-            .map_err(Clone::clone)
-            .and_then(|p| payload_image(&p.ext, &p.bytes, opt.size))
-    });
-    let mut pixels = pixels.into_iter();
-    let mut bad = BadCounter::new(download.or(pool_dir).unwrap_or(out), opt.max_bad);
-    // Per wnid: (row index, pixels) in rank order, at most per_class; and what went missing.
-    let mut got: BTreeMap<&str, Vec<(usize, Pixels)>> = BTreeMap::new();
+        .unzip();
     let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut located = vec![false; rows.len()];
+    for &i in &fetch_rows {
+        located[i] = true;
+    }
+    for (r, _) in rows.iter().zip(&located).filter(|(_, &l)| !l) {
+        *missing.entry(&r.wnid).or_default() += 1;
+    }
+    // Pass 1: every decodable pair, staged; a staged record's label is its row's class among
+    // all the selected classes (the dataset's labels are known only once classes are counted).
+    let selected: Vec<&str> = rows
+        .iter()
+        .map(|r| r.wnid.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let staging_dir = out.join(".staging-pixels");
+    let staging_infos = selected
+        .iter()
+        .map(|w| ClassInfo {
+            wnid: w.to_string(),
+            lemma: String::new(),
+            gloss: String::new(),
+        })
+        .collect();
+    let mut staging = opt.size.writer(&staging_dir, &opt.name, staging_infos)?;
+    let mut staged: Vec<Option<usize>> = vec![None; rows.len()];
+    let mut n_staged = 0usize;
+    let mut bad = BadCounter::new(download.or(pool_dir).unwrap_or(out), opt.max_bad);
     let mut undecodable: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, (r, loc)) in rows.iter().zip(&located).enumerate() {
-        let list = got.entry(&r.wnid).or_default();
-        if loc.is_none() {
-            *missing.entry(&r.wnid).or_default() += 1;
-            continue;
-        }
-        match pixels.next().expect("one result per fetched url") {
-            Ok(px) if list.len() < opt.per_class => list.push((i, px)),
-            Ok(_) => {}
-            Err(e) => {
-                *undecodable.entry(&r.wnid).or_default() += 1;
-                bad.skip(format!("{} ({}): {e}", r.key, r.url))?;
+    let base = pool_dir.unwrap_or(out);
+    let batch = opt.threads.max(1) * FETCH_BATCH_PER_THREAD;
+    fetch_payloads_batched(base, &fetchable, batch, |items| {
+        let pixels = super::parallel::map_in_order(&items, opt.threads, |(_, p)| {
+            p.as_ref()
+                .map_err(Clone::clone)
+                .and_then(|p| payload_image(&p.ext, &p.bytes, opt.size))
+        });
+        for ((k, _), px) in items.iter().zip(pixels) {
+            let row = fetch_rows[*k];
+            let r = &rows[row];
+            match px {
+                Ok(px) => {
+                    let label = selected.binary_search(&r.wnid.as_str()).expect("selected");
+                    staging.push_pixels("all", &px, label as u32)?;
+                    staged[row] = Some(n_staged);
+                    n_staged += 1;
+                }
+                Err(e) => {
+                    *undecodable.entry(&r.wnid).or_default() += 1;
+                    bad.skip(format!("{} ({}): {e}", r.key, r.url))?;
+                }
             }
+        }
+        Ok(())
+    })?;
+    staging.finish()?;
+    // Per wnid: (row index, staged record) in rank order, at most per_class.
+    let mut got: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let list = got.entry(&r.wnid).or_default();
+        if let Some(rec) = staged[i].filter(|_| list.len() < opt.per_class) {
+            list.push((i, rec));
         }
     }
     let lemma: HashMap<&str, (&str, &str)> = summary
@@ -169,24 +216,27 @@ pub fn write_imagenot(
     let mut w = opt.size.writer(out, &opt.name, infos)?;
     let mut images =
         String::from("split\tlabel\twnid\tkey\tsimilarity\tsource\tlicense\tcaption\n");
-    // (split, label, wnid, row, pixels), then each split in a seeded permutation, so no shard
-    // holds one class; images.tsv follows the same order (the report relies on it).
-    let mut placed: Vec<(&str, usize, &str, usize, &Pixels)> = Vec::new();
+    // (split, label, wnid, row, staged record), then each split in a seeded permutation, so
+    // no shard holds one class; images.tsv follows the same order (the report relies on it).
+    let mut placed: Vec<(&str, usize, &str, usize, usize)> = Vec::new();
     for (label, wnid) in final_classes.iter().enumerate() {
-        let mut items: Vec<&(usize, Pixels)> = got[wnid].iter().collect();
+        let mut items: Vec<&(usize, usize)> = got[wnid].iter().collect();
         // One stream per class, so adding a class never reshuffles another.
         let class_seed = opt.seed ^ wnid.trim_start_matches('n').parse::<u64>().unwrap_or(0);
         items.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(class_seed));
         let n_val = ((items.len() as f64) * opt.val_fraction).round() as usize;
-        for (k, (i, px)) in items.into_iter().enumerate() {
+        for (k, (i, rec)) in items.into_iter().enumerate() {
             let split = if k < n_val { "val" } else { "train" };
-            placed.push((split, label, wnid, *i, px));
+            placed.push((split, label, wnid, *i, *rec));
         }
     }
     let mut order = rand_chacha::ChaCha8Rng::seed_from_u64(opt.seed ^ 0x005e_ed0f_5a11);
     placed.shuffle(&mut order);
-    for (split, label, wnid, i, px) in placed {
-        w.push_pixels(split, px, label as u32)?;
+    let staged_ds = Dataset::open(&staging_dir)?;
+    let reader = staged_ds.reader("all").ok();
+    for (split, label, wnid, i, rec) in placed {
+        let reader = reader.as_ref().expect("a placed image was staged");
+        w.copy_from(split, reader, rec, label as u32)?;
         let r = &rows[i];
         let _ = writeln!(
             images,
@@ -195,6 +245,7 @@ pub fn write_imagenot(
         );
     }
     let meta = w.finish()?;
+    std::fs::remove_dir_all(&staging_dir).map_err(|e| DataError::io(&staging_dir, e))?;
     let p = out.join("images.tsv");
     std::fs::write(&p, images).map_err(|e| DataError::io(&p, e))?;
     let classes: Vec<_> = got

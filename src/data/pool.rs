@@ -229,14 +229,29 @@ pub struct Payload {
     pub bytes: Vec<u8>,
 }
 
+/// One fetched pair: its index in the `urls` asked for, and its payload or why there is none.
+pub type Fetched = (usize, Result<Payload, String>);
+
 /// Fetch the pixels of the pairs at `urls` (relative `pool:` urls resolve against `pool_dir`),
-/// reading each archive or icon set once. Returns one result per url, same order; a missing
-/// member or file is an error for that url only, so callers can skip and count it.
-pub fn fetch_payloads(
+/// reading each archive or icon set once, and hand them to `sink` `batch` at a time (in
+/// container order, not `urls` order), so memory holds one batch of payloads, never all of
+/// them. Every url is handed over exactly once; a missing member or file is an error for that
+/// url only, so callers can skip and count it.
+pub fn fetch_payloads_batched(
     pool_dir: &Path,
     urls: &[&str],
-) -> Result<Vec<Result<Payload, String>>, DataError> {
-    let mut out: Vec<Result<Payload, String>> = vec![Err("not fetched".into()); urls.len()];
+    batch: usize,
+    mut sink: impl FnMut(Vec<Fetched>) -> Result<(), DataError>,
+) -> Result<(), DataError> {
+    let batch = batch.max(1);
+    let mut buf: Vec<Fetched> = Vec::with_capacity(batch);
+    let mut emit = |item: Fetched, buf: &mut Vec<Fetched>| -> Result<(), DataError> {
+        buf.push(item);
+        if buf.len() >= batch {
+            sink(std::mem::take(buf))?;
+        }
+        Ok(())
+    };
     // container path → [(member, index)]
     let mut tars: BTreeMap<PathBuf, Vec<(String, usize)>> = BTreeMap::new();
     let mut sets: BTreeMap<PathBuf, Vec<(String, usize)>> = BTreeMap::new();
@@ -256,39 +271,51 @@ pub fn fetch_payloads(
                     .extension()
                     .map(|e| e.to_string_lossy().to_lowercase())
                     .unwrap_or_default();
-                out[i] = fs::read(p)
+                let got = fs::read(p)
                     .map(|bytes| Payload { ext, bytes })
                     .map_err(|e| format!("{rest}: {e}"));
+                emit((i, got), &mut buf)?;
             }
-            _ => out[i] = Err(format!("unknown pool url `{url}`")),
+            _ => emit((i, Err(format!("unknown pool url `{url}`"))), &mut buf)?,
         }
     }
     for (archive, wanted) in tars {
-        let index: BTreeMap<String, usize> = wanted.iter().map(|(m, i)| (m.clone(), *i)).collect();
+        // member → (index, handed over yet)
+        let mut index: BTreeMap<String, (usize, bool)> = wanted
+            .iter()
+            .map(|(m, i)| (m.clone(), (*i, false)))
+            .collect();
         // `KEY.*` names an image of any format (img2dataset's `--encode_format`).
-        let lookup = |name: &str| {
-            index.get(name).copied().or_else(|| {
-                let (stem, ext) = name.rsplit_once('.')?;
-                let image = ["jpg", "jpeg", "png", "webp"].contains(&ext.to_lowercase().as_str());
-                image
-                    .then(|| index.get(&format!("{stem}.*")).copied())
-                    .flatten()
-            })
+        let key_of = |index: &BTreeMap<String, (usize, bool)>, name: &str| -> Option<String> {
+            if index.contains_key(name) {
+                return Some(name.to_string());
+            }
+            let (stem, ext) = name.rsplit_once('.')?;
+            let image = ["jpg", "jpeg", "png", "webp"].contains(&ext.to_lowercase().as_str());
+            let any = format!("{stem}.*");
+            (image && index.contains_key(&any)).then_some(any)
         };
+        let wanted_names: BTreeMap<String, (usize, bool)> = index.clone();
         for_each_member_where(
             &archive,
-            |name| lookup(name).is_some(),
+            |name| key_of(&wanted_names, name).is_some(),
             |name, bytes| {
-                if let Some(i) = lookup(name) {
-                    let ext = name.rsplit('.').next().unwrap_or("").to_lowercase();
-                    out[i] = Ok(Payload { ext, bytes });
+                let Some(key) = key_of(&index, name) else {
+                    return Ok(());
+                };
+                let slot = index.get_mut(&key).expect("key found above");
+                if slot.1 {
+                    return Ok(()); // a second member for the same key: the first one stands
                 }
-                Ok(())
+                slot.1 = true;
+                let ext = name.rsplit('.').next().unwrap_or("").to_lowercase();
+                emit((slot.0, Ok(Payload { ext, bytes })), &mut buf)
             },
         )?;
-        for (m, i) in wanted {
-            if out[i].as_ref().is_err_and(|e| e == "not fetched") {
-                out[i] = Err(format!("{}: no member `{m}`", archive.display()));
+        for (m, (i, done)) in index {
+            if !done {
+                let e = format!("{}: no member `{m}`", archive.display());
+                emit((i, Err(e)), &mut buf)?;
             }
         }
     }
@@ -296,15 +323,34 @@ pub fn fetch_payloads(
         let icons =
             super::pool_mini::iconify_set_svgs(&set, wanted.iter().map(|(m, _)| m.as_str()))?;
         for (m, i) in wanted {
-            out[i] = icons
+            let got = icons
                 .get(&m)
                 .map(|svg| Payload {
                     ext: "svg".into(),
                     bytes: svg.clone().into_bytes(),
                 })
                 .ok_or_else(|| format!("{}: no icon `{m}`", set.display()));
+            emit((i, got), &mut buf)?;
         }
     }
+    if !buf.is_empty() {
+        sink(buf)?;
+    }
+    Ok(())
+}
+
+/// All of [`fetch_payloads_batched`] at once, in `urls` order: for a few pairs only.
+pub fn fetch_payloads(
+    pool_dir: &Path,
+    urls: &[&str],
+) -> Result<Vec<Result<Payload, String>>, DataError> {
+    let mut out: Vec<Result<Payload, String>> = vec![Err("not fetched".into()); urls.len()];
+    fetch_payloads_batched(pool_dir, urls, 64, |items| {
+        for (i, got) in items {
+            out[i] = got;
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 

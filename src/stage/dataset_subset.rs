@@ -102,7 +102,7 @@ impl StageKind for DatasetSubset {
             ctx.progress(0, keep.len() as u64, split);
             // The input's permutation carries over: `keep` is in its order.
             for i in keep {
-                w.copy_from(split, &reader, i)
+                w.copy_from(split, &reader, i, reader.label(i))
                     .map_err(|e| StageError::Failed(e.to_string()))?;
             }
         }

@@ -87,7 +87,7 @@ impl StageKind for HoldoutSplit {
         ctx.progress(0, hold.len() as u64, "splitting");
         for (i, &h) in hold.iter().enumerate() {
             let split = if h { "val" } else { "train" };
-            w.copy_from(split, &reader, i)
+            w.copy_from(split, &reader, i, reader.label(i))
                 .map_err(|e| StageError::Failed(e.to_string()))?;
         }
         w.finish().map_err(|e| StageError::Failed(e.to_string()))?;
