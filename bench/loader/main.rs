@@ -78,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     seed: 0,
                     workers,
                     prefetch: 4,
+                    repeats: 1,
                 },
             )?;
             let t = Instant::now();

@@ -536,6 +536,7 @@ mod tests {
                 seed: 11,
                 workers: 2,
                 prefetch: 2,
+                repeats: 1,
             },
         )
         .expect("loader");

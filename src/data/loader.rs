@@ -77,6 +77,9 @@ pub struct LoaderConfig {
     pub workers: usize,
     /// Batches each worker may hold ready.
     pub prefetch: usize,
+    /// Repeated augmentation (torchvision's `RASampler`, `--ra-reps`): each example this many
+    /// times in a row, each copy augmented on its own; 1 = off. See [`Loader::epoch_len`].
+    pub repeats: usize,
 }
 
 /// One batch: `n` images of `size × size × channels` bytes (HWC) and their labels, plus each
@@ -116,8 +119,20 @@ impl Loader {
         self.len() == 0
     }
 
-    pub fn batches_per_epoch(&self) -> usize {
+    /// Examples one epoch yields: the split's size, or with repeats, as torchvision's
+    /// `RASampler` on one process, the size rounded down to a multiple of 256 (so an epoch
+    /// costs what it costs without repeats and sees about 1/repeats of the distinct images).
+    pub fn epoch_len(&self) -> usize {
         let n = self.len();
+        if self.cfg.repeats > 1 && n >= 256 {
+            n / 256 * 256
+        } else {
+            n
+        }
+    }
+
+    pub fn batches_per_epoch(&self) -> usize {
+        let n = self.epoch_len();
         let b = self.cfg.batch_size.max(1);
         if self.cfg.drop_last {
             n / b
@@ -126,7 +141,8 @@ impl Loader {
         }
     }
 
-    /// The epoch's example order: a seeded permutation of the whole split when shuffling.
+    /// The epoch's example order: a seeded permutation of the whole split when shuffling,
+    /// each example repeated `repeats` times in a row and cut to [`epoch_len`](Self::epoch_len).
     fn order(&self, epoch: u64) -> Vec<usize> {
         let mut out: Vec<usize> = (0..self.len()).collect();
         if self.cfg.shuffle {
@@ -135,6 +151,14 @@ impl Loader {
                 epoch,
                 u64::MAX,
             )));
+        }
+        if self.cfg.repeats > 1 {
+            let reps = self.cfg.repeats;
+            out = out
+                .into_iter()
+                .flat_map(|i| std::iter::repeat_n(i, reps))
+                .take(self.epoch_len())
+                .collect();
         }
         out
     }
@@ -298,6 +322,7 @@ mod tests {
             drop_last: false,
             transform,
             seed: 7,
+            repeats: 1,
             workers,
             prefetch: 2,
         }
@@ -373,6 +398,49 @@ mod tests {
             shards.len() >= 25,
             "batch 0 drew from {} of 40 shards",
             shards.len()
+        );
+    }
+
+    #[test]
+    fn repeated_augmentation_repeats_in_a_row_and_keeps_the_epoch_length() {
+        // 600 examples, 4 repeats: 512 per epoch (600 rounded down to 256s), 128 distinct.
+        let dir = tempfile::tempdir().expect("tmp");
+        let ds = toy(dir.path(), 600, 64);
+        let crop = Transform::from_augment(
+            Augment::Crop {
+                padding: 1,
+                hflip: false,
+            },
+            4,
+            true,
+        );
+        let l = Loader::new(
+            &ds,
+            LoaderConfig {
+                batch_size: 64,
+                drop_last: true,
+                repeats: 4,
+                ..cfg(true, crop, 2)
+            },
+        )
+        .expect("l");
+        assert_eq!((l.epoch_len(), l.batches_per_epoch()), (512, 8));
+        let b = collect(&l, 0);
+        let idx: Vec<u64> = b.iter().flat_map(|b| b.indices.clone()).collect();
+        assert_eq!(idx.len(), 512);
+        for run in idx.chunks(4) {
+            assert!(run.iter().all(|&i| i == run[0]), "copies in a row: {run:?}");
+        }
+        let distinct: std::collections::BTreeSet<u64> = idx.iter().copied().collect();
+        assert_eq!(distinct.len(), 128);
+        // Each copy is augmented on its own: the four crops of one image are not all equal.
+        let image = |k: usize| &b[k / 64].images[(k % 64) * 16..(k % 64 + 1) * 16];
+        let varied = (0..128)
+            .filter(|r| (1..4).any(|c| image(4 * r + c) != image(4 * r)))
+            .count();
+        assert!(
+            varied > 64,
+            "only {varied} of 128 images got different crops"
         );
     }
 }

@@ -114,28 +114,6 @@ impl Normalization {
         }
     }
 
-    /// Measured on (up to) the first `limit` images of an HWC u8 buffer.
-    pub fn measure(images: &[u8], channels: usize, limit_pixels: usize) -> Normalization {
-        let px = (images.len() / channels).min(limit_pixels);
-        let mut sum = vec![0f64; channels];
-        let mut sq = vec![0f64; channels];
-        for p in 0..px {
-            for c in 0..channels {
-                let v = images[p * channels + c] as f64 / 255.0;
-                sum[c] += v;
-                sq[c] += v * v;
-            }
-        }
-        let n = px.max(1) as f64;
-        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
-        let std = sq
-            .iter()
-            .zip(&mean)
-            .map(|(q, m)| (q / n - m * m).max(1e-12).sqrt().max(1e-3))
-            .collect();
-        Normalization { mean, std }
-    }
-
     /// u8 NHWC bytes → normalised float NCHW on `device`, three channels (grey is repeated so
     /// every architecture keeps torchvision's 3-channel stem). On CUDA the result stays
     /// channels-last in memory.

@@ -107,6 +107,7 @@ pub fn evaluate(job: EvalJob) -> Result<(EvalReport, Vec<Prediction>), TrainErro
                 job.workers
             },
             prefetch: 4,
+            repeats: 1,
         },
     )?;
     let total = loader.batches_per_epoch() as u64;

@@ -50,6 +50,17 @@ pub enum ScheduleKind {
     Cosine,
 }
 
+/// Where the input normalisation's mean and std come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormalizationSource {
+    /// Measured on a seeded sample of the training split.
+    #[default]
+    Sample,
+    /// torchvision's ImageNet constants, which its reference recipes use for every model.
+    Imagenet,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
@@ -130,6 +141,14 @@ pub struct TrainConfig {
     pub workers: usize,
     /// Weight of Inception's auxiliary loss.
     pub aux_weight: f64,
+    /// `sample` or `imagenet` (3-channel data only). Left out of the resolved params at
+    /// `sample`, so existing keys are unchanged.
+    #[serde(skip_serializing_if = "is_sample")]
+    pub normalization: NormalizationSource,
+    /// Repeated augmentation (`--ra-sampler --ra-reps N`, [`crate::data::loader::Loader::epoch_len`]);
+    /// 1 = off, and then left out of the resolved params.
+    #[serde(skip_serializing_if = "is_one")]
+    pub ra_reps: u32,
 }
 
 impl Default for TrainConfig {
@@ -183,12 +202,18 @@ impl Default for TrainConfig {
             seed: 0,
             workers: 0,
             aux_weight: 0.4,
+            normalization: NormalizationSource::Sample,
+            ra_reps: 1,
         }
     }
 }
 
 fn is_one(v: &u32) -> bool {
     *v == 1
+}
+
+fn is_sample(v: &NormalizationSource) -> bool {
+    *v == NormalizationSource::Sample
 }
 
 /// (optimizer, lr, weight decay) an architecture trains with when the params do not say.
@@ -241,8 +266,8 @@ impl TrainConfig {
             _ => 1e-8,
         });
         c.alpha.get_or_insert(0.9);
-        if c.epochs == 0 || c.batch_size == 0 || c.accumulate_steps == 0 {
-            return Err("epochs, batch_size and accumulate_steps must be positive".into());
+        if c.epochs == 0 || c.batch_size == 0 || c.accumulate_steps == 0 || c.ra_reps == 0 {
+            return Err("epochs, batch_size, accumulate_steps and ra_reps must be positive".into());
         }
         if !(0.0..1.0).contains(&c.label_smoothing) {
             return Err(format!(

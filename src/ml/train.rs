@@ -24,7 +24,7 @@ use super::finetune::{Pretrained, PretrainedInfo};
 use super::mix::soft_cross_entropy;
 use super::models::{self, Arch, ModelConfig, Net, Scale};
 use super::optim::Optimizer;
-use super::recipe::{ScheduleKind, TrainConfig};
+use super::recipe::{NormalizationSource, ScheduleKind, TrainConfig};
 use crate::data::augment::erasing::{self, EraseValue, RandomErasing};
 use crate::data::dataset::Dataset;
 use crate::data::loader::{Loader, LoaderConfig, Transform};
@@ -238,7 +238,18 @@ pub fn train(job: TrainJob) -> Result<TrainOutcome, TrainError> {
     };
     let mix = cfg.mix();
     let erase = RandomErasing::with_p(cfg.random_erase);
-    let norm = Normalization::from(sample_stats(ds, &cfg.split, NORM_SAMPLE_IMAGES, cfg.seed)?);
+    let norm = match cfg.normalization {
+        NormalizationSource::Sample => {
+            Normalization::from(sample_stats(ds, &cfg.split, NORM_SAMPLE_IMAGES, cfg.seed)?)
+        }
+        NormalizationSource::Imagenet if ds.meta.channels == 3 => Normalization::imagenet(),
+        NormalizationSource::Imagenet => {
+            return Err(TrainError::Config(format!(
+                "`normalization: imagenet` needs 3-channel images; this dataset has {}",
+                ds.meta.channels
+            )))
+        }
+    };
     let fixed = ds.meta.storage.is_fixed();
     let loader = Loader::new(
         ds,
@@ -531,6 +542,7 @@ pub fn loader_config(
             cfg.workers
         },
         prefetch: 4,
+        repeats: if train { cfg.ra_reps as usize } else { 1 },
     }
 }
 
