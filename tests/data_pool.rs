@@ -74,7 +74,7 @@ fn mini_pool_imports_all_three_sources_with_licenses_and_pixels() {
         .map(|c| c.wnid)
         .collect();
     let t = std::time::Instant::now();
-    let chosen = select_classes(&wn, &inet, &rows, 60, 40).expect("select");
+    let chosen = select_classes(&wn, &inet, out.path(), 60, 40, 2).expect("select");
     eprintln!(
         "selection rule: {} classes in {:.1}s: {chosen:?}",
         chosen.len(),

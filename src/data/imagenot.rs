@@ -17,7 +17,6 @@
 //! file needs tch: the stage passes the tch sentence encoder, tests may pass any embedder.
 
 use super::imagenet;
-use super::pool::PoolRecord;
 use super::wordnet::{Synset, WordNet};
 use std::collections::{BTreeSet, HashMap};
 
@@ -186,13 +185,16 @@ pub const PHYSICAL_ENTITY: &str = "n00001930";
 /// A selection rule over WordNet nouns: every physical-entity noun that is not an ImageNet-1k class, ranked
 /// by how many pool captions match it alone, keeping those with at least `min_matches`.
 /// Lemma uniqueness is over all candidates, so polysemous words (seven senses of "dog") are
-/// never used: the same conservatism the paper applies within its class list.
+/// never used: the same conservatism the paper applies within its class list. The pool
+/// (`pool.parquet` in `pool_dir`) is streamed a batch at a time, matched on `threads`
+/// threads; memory holds one count per candidate class.
 pub fn select_classes(
     wn: &WordNet,
     imagenet1k: &BTreeSet<String>,
-    pool: &[PoolRecord],
+    pool_dir: &std::path::Path,
     min_matches: usize,
     max_classes: usize,
+    threads: usize,
 ) -> Result<Vec<String>, String> {
     let all: Vec<String> = wn
         .synsets
@@ -205,12 +207,17 @@ pub fn select_classes(
     let (classes, _) = classes_from_wnids(wn, &all, imagenet1k);
     let matcher = Matcher::new(&classes)?;
     let mut counts = vec![0usize; classes.len()];
-    for r in pool {
-        let m = matcher.classes_in(&r.caption);
-        if m.len() == 1 {
-            counts[*m.iter().next().expect("one")] += 1;
+    super::pool_table::for_each_pool_batch(pool_dir, |rows| {
+        let found =
+            super::parallel::map_in_order(&rows, threads, |r| Ok(matcher.classes_in(&r.caption)));
+        for m in found.into_iter().flatten() {
+            if m.len() == 1 {
+                counts[*m.iter().next().expect("one")] += 1;
+            }
         }
-    }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
     let mut ranked: Vec<(usize, &str)> = counts
         .iter()
         .enumerate()

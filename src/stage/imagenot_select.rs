@@ -26,7 +26,6 @@ use crate::data::imagenet::read_wnids;
 use crate::data::imagenot::{classes_from_wnids, select_classes, TextEmbedder};
 use crate::data::imagenot_select::{select_streaming, SelectOptions};
 use crate::data::imagenot_selection::{write_selection, SelectionReport};
-use crate::data::pool::read_pool;
 use crate::data::pool_table::POOL_PARQUET;
 use crate::data::wordnet::WordNet;
 use crate::encoder::{unit, SentenceEncoder, DEFAULT_MODEL_DIR};
@@ -182,11 +181,15 @@ impl StageKind for ImagenotSelect {
                 }
                 read_wnids(&path).map_err(failed)?
             }
-            (None, Some(rule)) => {
-                let pool = read_pool(&pool_dir).map_err(failed)?;
-                select_classes(&wn, &inet, &pool, rule.min_matches, rule.max_classes)
-                    .map_err(failed)?
-            }
+            (None, Some(rule)) => select_classes(
+                &wn,
+                &inet,
+                &pool_dir,
+                rule.min_matches,
+                rule.max_classes,
+                ctx.threads.max(1),
+            )
+            .map_err(failed)?,
             (None, None) => return Err(failed("no classes given")),
         };
         let (classes, rejected) = classes_from_wnids(&wn, &wnids, &inet);
