@@ -280,13 +280,13 @@ pub fn fetch_payloads_batched(
         }
     }
     for (archive, wanted) in tars {
-        // member → (index, handed over yet)
-        let mut index: BTreeMap<String, (usize, bool)> = wanted
-            .iter()
-            .map(|(m, i)| (m.clone(), (*i, false)))
-            .collect();
+        // member → (the indices asking for it, handed over yet)
+        let mut index: BTreeMap<String, (Vec<usize>, bool)> = BTreeMap::new();
+        for (m, i) in wanted {
+            index.entry(m).or_default().0.push(i);
+        }
         // `KEY.*` names an image of any format (img2dataset's `--encode_format`).
-        let key_of = |index: &BTreeMap<String, (usize, bool)>, name: &str| -> Option<String> {
+        let key_of = |index: &BTreeMap<String, (Vec<usize>, bool)>, name: &str| {
             if index.contains_key(name) {
                 return Some(name.to_string());
             }
@@ -295,7 +295,7 @@ pub fn fetch_payloads_batched(
             let any = format!("{stem}.*");
             (image && index.contains_key(&any)).then_some(any)
         };
-        let wanted_names: BTreeMap<String, (usize, bool)> = index.clone();
+        let wanted_names = index.clone();
         for_each_member_where(
             &archive,
             |name| key_of(&wanted_names, name).is_some(),
@@ -303,19 +303,25 @@ pub fn fetch_payloads_batched(
                 let Some(key) = key_of(&index, name) else {
                     return Ok(());
                 };
-                let slot = index.get_mut(&key).expect("key found above");
-                if slot.1 {
+                let (indices, done) = index.get_mut(&key).expect("key found above");
+                if *done {
                     return Ok(()); // a second member for the same key: the first one stands
                 }
-                slot.1 = true;
+                *done = true;
                 let ext = name.rsplit('.').next().unwrap_or("").to_lowercase();
-                emit((slot.0, Ok(Payload { ext, bytes })), &mut buf)
+                let payload = Payload { ext, bytes };
+                for &i in indices.iter() {
+                    emit((i, Ok(payload.clone())), &mut buf)?;
+                }
+                Ok(())
             },
         )?;
-        for (m, (i, done)) in index {
+        for (m, (indices, done)) in index {
             if !done {
-                let e = format!("{}: no member `{m}`", archive.display());
-                emit((i, Err(e)), &mut buf)?;
+                for i in indices {
+                    let e = format!("{}: no member `{m}`", archive.display());
+                    emit((i, Err(e)), &mut buf)?;
+                }
             }
         }
     }
@@ -384,6 +390,13 @@ mod tests {
         let got = fetch_payloads(dir.path(), &urls).expect("fetch");
         assert_eq!(got[0].as_ref().expect("k1").bytes, b"<svg/>");
         assert_eq!(got[1].as_ref().expect("k2").ext, "png");
+        let twice = fetch_payloads(dir.path(), &[urls[0], urls[0]]).expect("fetch");
+        assert!(
+            twice
+                .iter()
+                .all(|g| g.as_ref().is_ok_and(|p| p.bytes == b"<svg/>")),
+            "a member asked for twice is handed to both: {twice:?}"
+        );
 
         let bad = dir.path().join("bad.tar");
         let mut raw = vec![0u8; 512];
