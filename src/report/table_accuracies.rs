@@ -210,7 +210,9 @@ impl Figure for Bars<'_> {
             .margin(14)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..(top * 1.12).max(1.0))
+            // Headroom above the tallest whisker for the legend (up to 2 entries per column),
+            // so it never covers a bar or an interval.
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..(top * 1.4).max(1.0))
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
