@@ -90,29 +90,24 @@ fn repo() -> Repo {
         "index\twnid\tlemma\tdefinition\n0\tn01440764\ttench\ta fish\n",
     );
     repo.write("inputs/classes.txt", "n01858845\nn11552594\n");
-    repo.git(&["add", "-A"]);
-    repo.git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-qm",
-        "inputs",
-    ]);
+    repo.commit_all("inputs");
     repo
 }
 
-/// The `sel` stage's output digest, from `status --json` (which must say fresh).
-fn selection(repo: &Repo) -> String {
+/// The `sel` stage's entry in `status --json`.
+fn sel_status(repo: &Repo) -> serde_json::Value {
     let v = repo.repro(&["status", "--json"]).json();
-    let sel = v
-        .as_array()
+    v.as_array()
         .expect("list")
         .iter()
         .find(|s| s["stage"] == "sel")
         .expect("sel")
-        .clone();
+        .clone()
+}
+
+/// The `sel` stage's output digest (it must be fresh).
+fn selection(repo: &Repo) -> String {
+    let sel = sel_status(repo);
     assert_eq!(sel["state"], "fresh", "{sel}");
     sel["output"].as_str().expect("output").to_string()
 }
@@ -149,9 +144,9 @@ fn a_selection_killed_mid_stage_reruns_to_the_same_result() {
     std::thread::sleep(Duration::from_millis(700));
     let _ = child.kill();
     let _ = child.wait();
-    let status = repro_state(&repo);
+    let sel = sel_status(&repo);
     assert_ne!(
-        status, "fresh",
+        sel["state"], "fresh",
         "the kill came after `sel` finished: no test"
     );
     let v = repo.repro(&["verify", "--json"]);
@@ -162,14 +157,4 @@ fn a_selection_killed_mid_stage_reruns_to_the_same_result() {
         want,
         "the rerun selected what an uninterrupted run selects"
     );
-}
-
-fn repro_state(repo: &Repo) -> String {
-    let v = repo.repro(&["status", "--json"]).json();
-    v.as_array()
-        .expect("list")
-        .iter()
-        .find(|s| s["stage"] == "sel")
-        .map(|s| s["state"].as_str().unwrap_or("").to_string())
-        .unwrap_or_default()
 }

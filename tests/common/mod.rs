@@ -48,17 +48,22 @@ impl Repo {
         repo.write("pipeline.yaml", pipeline);
         repo.write(".gitignore", "store/\n");
         repo.git(&["init", "-q"]);
-        repo.git(&["add", "-A"]);
-        repo.git(&[
+        repo.commit_all("init");
+        repo
+    }
+
+    /// `git add -A` and commit, as a throwaway identity.
+    pub fn commit_all(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&[
             "-c",
             "user.name=t",
             "-c",
             "user.email=t@t",
             "commit",
             "-qm",
-            "init",
+            message,
         ]);
-        repo
     }
 
     pub fn path(&self) -> &Path {
