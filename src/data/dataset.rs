@@ -21,6 +21,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -104,6 +105,43 @@ pub enum Storage {
 impl Storage {
     pub fn is_fixed(self) -> bool {
         self == Storage::Fixed
+    }
+
+    /// `px` as this storage keeps it: a JPEG is encoded here; the other forms are the pixels.
+    pub fn store(self, px: &Pixels) -> Result<StoredImage<'_>, String> {
+        let bytes = match self {
+            Storage::Jpeg { quality } => Cow::Owned(encode_jpeg(px, quality)?),
+            Storage::Fixed | Storage::Raw => Cow::Borrowed(px.data.as_slice()),
+        };
+        Ok(StoredImage {
+            bytes,
+            height: px.height,
+            width: px.width,
+            channels: px.channels,
+        })
+    }
+}
+
+/// An image as a dataset stores it (a `fixed` image's bytes, a JPEG file or raw HWC bytes)
+/// with its size. Encoding is the costly part of writing a JPEG dataset, so importers make
+/// these on their decoding threads ([`Storage::store`]) and the writer only appends them
+/// ([`DatasetWriter::push_stored`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredImage<'a> {
+    pub bytes: Cow<'a, [u8]>,
+    pub height: u32,
+    pub width: u32,
+    pub channels: u32,
+}
+
+impl StoredImage<'_> {
+    pub fn into_owned(self) -> StoredImage<'static> {
+        StoredImage {
+            bytes: Cow::Owned(self.bytes.into_owned()),
+            height: self.height,
+            width: self.width,
+            channels: self.channels,
+        }
     }
 }
 
@@ -284,25 +322,46 @@ impl DatasetWriter {
         px: &Pixels,
         label: u32,
     ) -> Result<(), DatasetError> {
-        if px.channels != self.meta.channels
-            || px.data.len() != (px.height * px.width * px.channels) as usize
-        {
+        if px.data.len() != (px.height * px.width * px.channels) as usize {
             return Err(self.shape_error(&format!(
-                "{}×{}×{} image ({} bytes) pushed to a dataset of {} channels",
+                "{}×{}×{} image of {} bytes",
                 px.height,
                 px.width,
                 px.channels,
-                px.data.len(),
+                px.data.len()
+            )));
+        }
+        let stored = self
+            .meta
+            .storage
+            .store(px)
+            .map_err(|e| self.shape_error(&e))?;
+        self.push_stored(split, &stored, label)
+    }
+
+    /// Append an image already in this dataset's stored form ([`Storage::store`] with
+    /// [`Self::meta`]'s storage, e.g. on a decoding thread).
+    pub fn push_stored(
+        &mut self,
+        split: &str,
+        img: &StoredImage,
+        label: u32,
+    ) -> Result<(), DatasetError> {
+        let raw_len = (img.height * img.width * img.channels) as usize;
+        let raw_mismatch = self.meta.storage == Storage::Raw && img.bytes.len() != raw_len;
+        if img.channels != self.meta.channels || raw_mismatch {
+            return Err(self.shape_error(&format!(
+                "{}×{}×{} image ({} bytes) pushed to a dataset of {} channels",
+                img.height,
+                img.width,
+                img.channels,
+                img.bytes.len(),
                 self.meta.channels
             )));
         }
         match self.meta.storage {
-            Storage::Fixed => self.push(split, &px.data, label),
-            Storage::Raw => self.push_record(split, &px.data, (px.height, px.width), label),
-            Storage::Jpeg { quality } => {
-                let jpeg = encode_jpeg(px, quality).map_err(|e| self.shape_error(&e))?;
-                self.push_record(split, &jpeg, (px.height, px.width), label)
-            }
+            Storage::Fixed => self.push(split, &img.bytes, label),
+            _ => self.push_record(split, &img.bytes, (img.height, img.width), label),
         }
     }
 

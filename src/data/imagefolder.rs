@@ -16,7 +16,8 @@
 //!   `batches.meta.txt`.
 
 use super::dataset::{
-    decode_jpeg, ClassInfo, DatasetError, DatasetMeta, DatasetWriter, Pixels, Storage, IMPORT_SEED,
+    decode_jpeg, ClassInfo, DatasetError, DatasetMeta, DatasetWriter, Pixels, Storage, StoredImage,
+    IMPORT_SEED,
 };
 use super::error::{require, BadCounter, DataError};
 use super::imageops::{fit, flatten_on_white, Shape};
@@ -47,6 +48,14 @@ pub enum ImportSize {
 }
 
 impl ImportSize {
+    /// How a dataset sized this way stores its images.
+    pub fn storage(self) -> Storage {
+        match self {
+            ImportSize::Fixed(_) => Storage::Fixed,
+            ImportSize::ShortSide { storage, .. } => storage,
+        }
+    }
+
     /// The writer of a dataset sized this way (`fixed`, or `jpeg`/`raw` bounded by
     /// `short_side`): one code path for every stage that writes decoded images.
     pub fn writer(
@@ -134,27 +143,32 @@ pub fn bound_short_side(px: Pixels, short_side: u32) -> Pixels {
     resize_region(&px, (0, 0, w, h), (nw, nh), Interpolation::Bicubic)
 }
 
-/// Decode and size `files` on `threads` threads; errors per file.
+/// Decode, size and store (JPEG-encode, for `jpeg` storage) `files` on `threads` threads;
+/// errors per file.
 pub fn decode_files(
     files: &[PathBuf],
     size: ImportSize,
     threads: usize,
-) -> Vec<Result<Pixels, String>> {
-    super::parallel::map_in_order(files, threads, |f| match size {
-        ImportSize::Fixed(shape) => {
-            let img = image::open(f).map_err(|e| format!("{}: undecodable ({e})", f.display()))?;
-            Ok(Pixels {
-                height: shape.height,
-                width: shape.width,
-                channels: shape.channels,
-                data: fit(&img, shape),
-            })
-        }
-        ImportSize::ShortSide {
-            short_side,
-            channels,
-            ..
-        } => Ok(bound_short_side(decode_file(f, channels)?, short_side)),
+) -> Vec<Result<StoredImage<'static>, String>> {
+    super::parallel::map_in_order(files, threads, |f| {
+        let px = match size {
+            ImportSize::Fixed(shape) => {
+                let img =
+                    image::open(f).map_err(|e| format!("{}: undecodable ({e})", f.display()))?;
+                Pixels {
+                    height: shape.height,
+                    width: shape.width,
+                    channels: shape.channels,
+                    data: fit(&img, shape),
+                }
+            }
+            ImportSize::ShortSide {
+                short_side,
+                channels,
+                ..
+            } => bound_short_side(decode_file(f, channels)?, short_side),
+        };
+        Ok(size.storage().store(&px)?.into_owned())
     })
 }
 
@@ -229,7 +243,7 @@ pub fn import_imagefolder(
                 .zip(part)
             {
                 match r {
-                    Ok(px) => w.push_pixels(split, &px, *label)?,
+                    Ok(img) => w.push_stored(split, &img, *label)?,
                     Err(e) => bad.skip(e)?,
                 }
             }

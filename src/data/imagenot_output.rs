@@ -163,18 +163,19 @@ pub fn write_imagenot(
     let base = pool_dir.unwrap_or(out);
     let batch = opt.threads.max(1) * FETCH_BATCH_PER_THREAD;
     fetch_payloads_batched(base, &fetchable, batch, |items| {
-        let pixels = super::parallel::map_in_order(&items, opt.threads, |(_, p)| {
-            p.as_ref()
-                .map_err(Clone::clone)
-                .and_then(|p| payload_image(&p.ext, &p.bytes, opt.size))
+        // Decoded, sized and encoded on the threads; the writer only appends.
+        let stored = super::parallel::map_in_order(&items, opt.threads, |(_, p)| {
+            let p = p.as_ref().map_err(Clone::clone)?;
+            let px = payload_image(&p.ext, &p.bytes, opt.size)?;
+            Ok(opt.size.storage().store(&px)?.into_owned())
         });
-        for ((k, _), px) in items.iter().zip(pixels) {
+        for ((k, _), img) in items.iter().zip(stored) {
             let row = fetch_rows[*k];
             let r = &rows[row];
-            match px {
-                Ok(px) => {
+            match img {
+                Ok(img) => {
                     let label = selected.binary_search(&r.wnid.as_str()).expect("selected");
-                    staging.push_pixels("all", &px, label as u32)?;
+                    staging.push_stored("all", &img, label as u32)?;
                     staged[row] = Some(n_staged);
                     n_staged += 1;
                 }
