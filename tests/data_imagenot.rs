@@ -1,26 +1,15 @@
 //! mini-ImageNot builds from the real mini pool: no ImageNet-1k class, deterministic output.
 #![cfg(feature = "torch")]
 
+mod common;
+
 use repro::data::dataset::Dataset;
-use repro::stage::{self, StageContext};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run_stage(kind: &str, params: Value, inputs: &[(&str, &Path)], out: &Path) {
-    let k = stage::find(kind).expect("kind registered");
-    let params = k.resolve_params(&params).expect("params");
-    let mut ctx = StageContext::detached(kind, params, out.to_path_buf(), repo());
-    ctx.threads = 2;
-    ctx.inputs = inputs
-        .iter()
-        .map(|(n, p)| (n.to_string(), p.to_path_buf()))
-        .collect();
-    k.run(&mut ctx).unwrap_or_else(|e| panic!("{kind}: {e}"));
 }
 
 /// The mini profile's selection parameters, except the encoder: pipeline.yaml's mini_select
@@ -70,15 +59,15 @@ fn mini_imagenot_builds_without_imagenet_classes_and_deterministically() {
         d("b"),
     );
     let t = std::time::Instant::now();
-    run_stage("wordnet", json!({}), &[], &wn);
-    run_stage("imagenet_classes", json!({}), &[], &inet);
-    run_stage("caption_pool", json!({"importer": "mini"}), &[], &pool);
+    common::run_stage("wordnet", json!({}), &[], &wn);
+    common::run_stage("imagenet_classes", json!({}), &[], &inet);
+    common::run_stage("caption_pool", json!({"importer": "mini"}), &[], &pool);
     let select_inputs = [
         ("wordnet", wn.as_path()),
         ("imagenet_classes", inet.as_path()),
         ("mini_pool", pool.as_path()),
     ];
-    run_stage("imagenot_select", select_params(), &select_inputs, &sel);
+    common::run_stage("imagenot_select", select_params(), &select_inputs, &sel);
     for f in [
         "selection.parquet",
         "download.parquet",
@@ -92,7 +81,7 @@ fn mini_imagenot_builds_without_imagenet_classes_and_deterministically() {
         ("mini_select", sel.as_path()),
         ("mini_pool", pool.as_path()),
     ];
-    run_stage("imagenot_build", mini_params(), &inputs, &a);
+    common::run_stage("imagenot_build", mini_params(), &inputs, &a);
     eprintln!(
         "pool + mini-ImageNot build: {:.1}s",
         t.elapsed().as_secs_f64()
@@ -146,6 +135,6 @@ fn mini_imagenot_builds_without_imagenet_classes_and_deterministically() {
         .is_some_and(|h| h.len() == 24));
 
     // Same inputs, same seed: byte-identical dataset.
-    run_stage("imagenot_build", mini_params(), &inputs, &b);
+    common::run_stage("imagenot_build", mini_params(), &inputs, &b);
     assert!(digest_dir(&a) == digest_dir(&b), "a second build differs");
 }

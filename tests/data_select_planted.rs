@@ -6,15 +6,16 @@
 //! through `imagenot_build`, which builds the rest at their aspect ratio and reports the missing.
 #![cfg(feature = "torch")]
 
+mod common;
+
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::ArrowWriter;
 use repro::data::dataset::{encode_jpeg, Dataset, Pixels};
 use repro::data::imagenot_selection::{read_selection, SelectedRow};
 use repro::data::wordnet::{WordNet, DATA_NOUN};
-use repro::stage::{self, StageContext};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// pen (female swan) and seedling.
@@ -59,19 +60,6 @@ const ROWS: [Row; 7] = [
         "UNLIKELY",
     ),
 ];
-
-fn run_stage(kind: &str, params: Value, inputs: &[(&str, &Path)], out: &Path) {
-    let k = stage::find(kind).expect("kind registered");
-    let params = k.resolve_params(&params).expect("params");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut ctx = StageContext::detached(kind, params, out.to_path_buf(), root);
-    ctx.threads = 2;
-    ctx.inputs = inputs
-        .iter()
-        .map(|(n, p)| (n.to_string(), p.to_path_buf()))
-        .collect();
-    k.run(&mut ctx).unwrap_or_else(|e| panic!("{kind}: {e}"));
-}
 
 fn write_laion(path: &Path) {
     let col = |f: fn(&Row) -> &'static str| -> ArrayRef {
@@ -175,13 +163,13 @@ fn planted_captions_select_exactly_the_true_senses() {
     let classes = tmp.path().join("classes.txt");
     std::fs::write(&classes, CLASSES).expect("classes");
 
-    run_stage(
+    common::run_stage(
         "caption_pool",
         json!({"importer": "laion-parquet", "path": laion.to_str()}),
         &[],
         &pool,
     );
-    run_stage(
+    common::run_stage(
         "imagenot_select",
         json!({"classes": classes.to_str(), "model": repro::encoder::MPNET_MODEL_DIR,
                "cut": 0.3, "per_class": 10, "min_per_class": 1}),
@@ -224,7 +212,7 @@ fn planted_captions_select_exactly_the_true_senses() {
     // Pixels last: the garden seedling's link is dead.
     let (download, built) = (dir("download"), dir("built"));
     write_download(&download, &rows, ROWS[6].0);
-    run_stage(
+    common::run_stage(
         "imagenot_build",
         json!({"download": download.to_str(), "per_class": 10, "min_per_class": 1,
                "val_fraction": 0.0, "short_side": 32, "seed": 0}),

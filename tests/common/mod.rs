@@ -120,3 +120,18 @@ impl Repo {
         r
     }
 }
+
+/// Run one stage kind in this process on `inputs` (name, folder) into `out`, on 2 threads,
+/// with this repository as its root; panics with the kind's error.
+pub fn run_stage(kind: &str, params: serde_json::Value, inputs: &[(&str, &Path)], out: &Path) {
+    let k = repro::stage::find(kind).expect("kind registered");
+    let params = k.resolve_params(&params).expect("params");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut ctx = repro::stage::StageContext::detached(kind, params, out.to_path_buf(), root);
+    ctx.threads = 2;
+    ctx.inputs = inputs
+        .iter()
+        .map(|(n, p)| (n.to_string(), p.to_path_buf()))
+        .collect();
+    k.run(&mut ctx).unwrap_or_else(|e| panic!("{kind}: {e}"));
+}
